@@ -1,0 +1,66 @@
+# mm/gup pinning series: the series in patches/, and the harness that fetches
+# the base tree, applies it, builds, boots it in QEMU and runs the tests.
+# `make help` lists the targets. The harness lives in harness/.
+
+PYTHON ?= python3
+H = cd harness && $(PYTHON) -m gupharness
+
+# Settings, passed to the harness through the environment.
+export KSRC PATCHES SUITES GROUP ACCEL BOOT_TIMEOUT GUEST_TIMEOUT JOBS CACHE \
+	MEM SMP APPEND FORCE CONFIG_EXTRA BASE_VERSION V
+
+.PHONY: all check tree export verify lint bisect shell bench base build \
+	base-run selftest deps help clean
+
+all: deps ## main job: base tree, apply the series, build, boot, run every suite, summary
+	@$(H) run
+
+check: deps ## what CI proves: self-tests, verify, lint, build, boot, `check` suites
+	@$(H) check
+
+tree: deps ## tree/ = base + git am of patches/ (branch `series`); FORCE=1 discards work
+	@$(H) tree
+
+export: ## git format-patch tree/ back into patches/, refresh the post-series copies
+	@$(H) export
+
+verify: deps ## series applies with git am; copies equal base + series; no stale copy
+	@$(H) verify
+
+lint: deps ## checkpatch --strict on each patch; new sparse (C=2) warnings vs base
+	@$(H) lint
+
+bisect: deps ## every prefix of the series builds (incremental builds)
+	@$(H) bisect
+
+shell: deps ## boot the patched kernel to an interactive shell with the tests
+	@$(H) shell
+
+bench: deps ## gup_test fast-path benchmarks, base vs patched, medians and ratio
+	@$(H) bench
+
+base: deps ## fetch and cache the base tree only
+	@$(H) base
+
+build: deps ## build the patched kernel only
+	@$(H) build
+
+base-run: deps ## the main job's suites on the base kernel (no series)
+	@$(H) base-run
+
+selftest: ## the harness's own unit tests (parsers, series workflow)
+	@$(H) selftest
+
+deps: ## install missing Debian packages (apt-get update first)
+	@harness/deps.sh
+
+help: ## this list
+	@echo "Targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+		sed -e 's/:.*## /\t/' | awk -F'\t' '{printf "  %-10s %s\n", $$1, $$2}'
+	@echo "Variables: KSRC=/path/to/linux (apply onto your git tree), \
+SUITES=a,b, ACCEL=kvm|tcg, BOOT_TIMEOUT=s, GUEST_TIMEOUT=s, JOBS=n, \
+CACHE=dir, PATCHES=dir, V=1"
+
+clean: ## remove run output (out/); the base cache and ccache stay
+	rm -rf out

@@ -1,0 +1,113 @@
+"""make bench: the gup_test fast-path benchmarks on the base and the patched
+kernel in one invocation; medians, spread and the patched/base ratio.
+
+Under TCG absolute times mean little; the ratio of two kernels measured in
+the same run, on medians of many repeats, does."""
+
+import os
+import re
+import statistics
+
+from . import base, guest, kbuild, series
+from .results import Summary
+from .util import EXIT_OK, HarnessError, env, repo_root, say, stage
+
+MODES = {"u": "GUP_FAST", "a": "PIN_FAST", "L": "PIN_LONGTERM"}
+PAGES = {"T": "4K", "t": "THP"}
+BENCH = re.compile(r"^BENCH (\S+) (\d+) (\d+)")
+
+
+def parse(text):
+    samples = {}
+    for line in text.replace("\r", "").splitlines():
+        m = BENCH.match(line)
+        if m:
+            samples.setdefault(m.group(1), []).append(
+                (int(m.group(2)), int(m.group(3))))
+    return samples
+
+
+def describe(cfg):
+    m = re.match(r"([uaL])([Tt])(\d+)$", cfg)
+    if not m:
+        return cfg
+    return f"{MODES[m.group(1)]:<12} {PAGES[m.group(2)]:<3} n={m.group(3)}"
+
+
+def stats(values):
+    values = sorted(values)
+    if len(values) < 4:
+        return statistics.median(values), 0.0
+    q = statistics.quantiles(values, n=4)
+    med = statistics.median(values)
+    spread = (q[2] - q[0]) / med if med else 0.0    # IQR / median
+    return med, spread
+
+
+def table(results):
+    """results: {kind: {cfg: [(get, put)]}} -> text."""
+    kinds = list(results)
+    cfgs = sorted({c for r in results.values() for c in r},
+                  key=lambda c: ("uaL".index(c[0]), c[1] == "t", int(c[2:])))
+    lines = []
+    head = f"{'benchmark (get, us)':<24}"
+    for k in kinds:
+        head += f" {k + ' median':>15} {'IQR':>6}"
+    if len(kinds) == 2:
+        head += f" {kinds[1] + '/' + kinds[0]:>15}"
+    lines.append(head)
+    lines.append("-" * len(head))
+    for cfg in cfgs:
+        row = f"{describe(cfg):<24}"
+        meds = []
+        for k in kinds:
+            vals = [g for g, _ in results[k].get(cfg, [])]
+            if not vals:
+                row += f" {'-':>15} {'-':>6}"
+                meds.append(None)
+                continue
+            med, spread = stats(vals)
+            meds.append(med)
+            row += f" {med:>15.0f} {spread * 100:>5.1f}%"
+        if len(kinds) == 2 and all(meds) and meds[0]:
+            row += f" {meds[1] / meds[0]:>15.3f}"
+        lines.append(row)
+    n = {k: min((len(v) for v in results[k].values()), default=0)
+         for k in kinds}
+    lines.append(f"(medians of {', '.join(f'{v} ({k})' for k, v in n.items())}"
+                 " repeats per row; IQR = interquartile range / median; "
+                 "ratio > 1 means slower)")
+    return "\n".join(lines)
+
+
+def cmd_bench():
+    tree = base.get_tree()
+    suites = [s for s in guest.read_suites() if s.name == "bench"]
+    if not suites:
+        raise HarnessError("no `bench` suite in harness/suites")
+    head = series.applied(tree)
+    plan = [("base", tree.base_rev, tree.checkout),
+            ("patched", head, series.checkout_for_build(tree, "patched",
+                                                         head))]
+    summary = Summary()
+    results = {}
+    from .main import _kernel_and_initrd, evaluate
+    for kind, rev, src in plan:
+        kernel, initrd = _kernel_and_initrd(tree, kind, rev, src, suites)
+        g = guest.boot(kernel, initrd, suites,
+                       os.path.join(repo_root(), "out", f"bench-{kind}"),
+                       kind)
+        evaluate(g, suites, summary, label=kind)
+        results[kind] = parse(g.tests_text())
+    stage("bench results")
+    text = table(results)
+    say(text)
+    with open(os.path.join(repo_root(), "out", "bench.txt"), "w") as f:
+        f.write(text + "\n")
+    say(f"\n(table saved in out/bench.txt; base {tree.base_rev[:12]}, "
+        f"patched {head[:12]})")
+    say("")
+    say(summary.render())
+    say("")
+    say(summary.final_line())
+    return EXIT_OK if summary.ok() else 1

@@ -1,0 +1,213 @@
+"""Kernel and selftest builds: out of tree (a .build-NAME directory inside
+the source checkout, so srctree is ".." and ccache hits across trees),
+ccache, incremental."""
+
+import os
+import re
+import shutil
+
+from .util import (HarnessError, env, env_int, out, read, repo_root, run,
+                   run_logged, say, sha256_text, stage, write)
+
+CONFIG_DIR = os.path.join(repo_root(), "harness", "config")
+# Options every test kernel has (base and patched).
+COMMON_FRAGMENT = os.path.join(CONFIG_DIR, "kernel.config")
+# Options that only exist once the series is applied (its KUnit suites...).
+SERIES_FRAGMENT = os.path.join(CONFIG_DIR, "series.config")
+
+
+def jobs():
+    return env_int("JOBS", os.cpu_count() or 2)
+
+
+def make_env():
+    cache = env("CCACHE_DIR") or os.path.expanduser("~/.cache/ccache")
+    return {
+        "CCACHE_DIR": cache,
+        "CCACHE_MAXSIZE": env("CCACHE_MAXSIZE", "8G"),
+        # Reproducible version strings: only init/version.c would differ.
+        "KBUILD_BUILD_USER": "gup-harness",
+        "KBUILD_BUILD_HOST": "qemu",
+    }
+
+
+def kmake(src, build, *targets, log=None, label="make", progress=None,
+          state=None):
+    cmd = ["make", "-C", src, f"O={os.path.basename(build)}",
+           f"-j{jobs()}", "CC=ccache gcc", "HOSTCC=ccache gcc", *targets]
+    if log is None:
+        return run(cmd, env_extra=make_env(), capture=True)
+    return run_logged(cmd, log, label, env_extra=make_env(),
+                      progress=progress, state=state)
+
+
+def parse_fragment(path):
+    """{CONFIG_X: value} with 'n' for '# CONFIG_X is not set'."""
+    want = {}
+    text = read(path)
+    if text is None:
+        raise HarnessError(f"config fragment {path} is missing")
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        m = re.match(r"# (CONFIG_\w+) is not set$", line)
+        if m:
+            want[m.group(1)] = "n"
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"(CONFIG_\w+)=(.*)$", line)
+        if not m:
+            raise HarnessError(f"{path}:{n}: not a config line: {line!r}")
+        want[m.group(1)] = m.group(2)
+    return want
+
+
+def parse_dotconfig(path):
+    have = {}
+    for line in (read(path) or "").splitlines():
+        m = re.match(r"(CONFIG_\w+)=(.*)$", line)
+        if m:
+            have[m.group(1)] = m.group(2)
+    return have
+
+
+def check_config(dotconfig, fragments):
+    """Every requested option has exactly the requested value."""
+    have = parse_dotconfig(dotconfig)
+    bad = []
+    for frag in fragments:
+        for key, val in parse_fragment(frag).items():
+            got = have.get(key, "n")
+            if got != val:
+                bad.append(f"{key}={val} requested, got "
+                           f"{'not set' if got == 'n' else got} "
+                           f"({os.path.basename(frag)})")
+    return bad
+
+
+def fragments_for(kind):
+    frags = [COMMON_FRAGMENT]
+    if kind != "base" and os.path.isfile(SERIES_FRAGMENT) and \
+            parse_fragment(SERIES_FRAGMENT):
+        frags.append(SERIES_FRAGMENT)
+    extra = env("CONFIG_EXTRA")
+    if extra:
+        for f in extra.split(","):
+            if not os.path.isfile(f):
+                raise HarnessError(f"CONFIG_EXTRA: {f} does not exist")
+            frags.append(os.path.abspath(f))
+    return frags
+
+
+def configure(src, build, kind, commit):
+    frags = fragments_for(kind)
+    stamp = os.path.join(build, ".gupharness-config")
+    key = sha256_text(commit, *[read(f) for f in frags])
+    dotconfig = os.path.join(build, ".config")
+    if read(stamp, "").strip() == key and os.path.isfile(dotconfig):
+        say("    config unchanged")
+    else:
+        say("    tinyconfig + " + " + ".join(os.path.basename(f)
+                                              for f in frags)
+            + ", olddefconfig")
+        kmake(src, build, "tinyconfig")
+        run([os.path.join(src, "scripts/kconfig/merge_config.sh"), "-m",
+             "-O", build, dotconfig, *frags], cwd=src, capture=True)
+        kmake(src, build, "olddefconfig")
+        write(stamp, key + "\n")
+    bad = check_config(dotconfig, frags)
+    if bad:
+        os.unlink(stamp)
+        raise HarnessError(
+            "olddefconfig dropped or changed requested options (a missing "
+            "dependency in the fragment?):\n    " + "\n    ".join(bad))
+
+
+def build_kernel(src, kind, commit):
+    """Configure and build bzImage + uapi headers. Returns the build dir."""
+    build = os.path.join(src, f".build-{kind}")
+    os.makedirs(build, exist_ok=True)
+    stage(f"kernel build ({kind}): {src}")
+    configure(src, build, kind, commit)
+    count_file = os.path.join(build, ".gupharness-objcount")
+    expected = int(read(count_file, "0").strip() or 0)
+
+    def progress(line, state):
+        if line.startswith("  CC ") or line.startswith("  AS ") or \
+                line.startswith("  LD ") or line.startswith("  AR "):
+            state["n"] = state.get("n", 0) + 1
+            what = line.split(None, 1)[1].strip() if " " in line.strip() \
+                else line.strip()
+            pct = (f" (~{min(99, 100 * state['n'] // expected)}% of a full "
+                   "build)" if expected else "")
+            state["text"] = f"{state['n']} steps{pct}, last: {what}"
+
+    log = os.path.join(build, "build.log")
+    state_box = {}
+    rc = kmake(src, build, "bzImage", "headers", log=log,
+               label=f"build {kind}", progress=progress, state=state_box)
+    if rc != 0:
+        errs = [line for line in (read(log) or "").splitlines()
+                if "error:" in line or "Error " in line]
+        raise HarnessError(f"kernel build ({kind}) failed; first error: "
+                           + (errs[0] if errs else f"see {log}"))
+    steps = state_box.get("n", 0)
+    if steps > expected:
+        write(count_file, f"{steps}\n")
+    image = os.path.join(build, "arch/x86/boot/bzImage")
+    if not os.path.isfile(image):
+        raise HarnessError(f"no {image} after the build")
+    return build
+
+
+def build_selftests(src, build, programs):
+    """Static mm selftests against the tree's uapi headers."""
+    mm = os.path.join(src, "tools/testing/selftests/mm")
+    outdir = os.path.join(build, "kselftest", "mm")
+    os.makedirs(outdir, exist_ok=True)
+    stage(f"selftests: {', '.join(sorted(programs))}")
+    hdrs = os.path.join(build, "usr", "include")
+    if not os.path.isdir(hdrs):
+        raise HarnessError(f"no uapi headers in {hdrs}")
+    targets = [os.path.join(outdir, p) for p in sorted(programs)
+               if not p.endswith(".sh")]
+    cmd = ["make", "-C", mm, f"-j{jobs()}", f"OUTPUT={outdir}",
+           f"KHDR_INCLUDES=-isystem {hdrs}", "EXTRA_CFLAGS=-static",
+           "CC=ccache gcc", *targets]
+    log = os.path.join(outdir, "build.log")
+    rc = run_logged(cmd, log, "selftests", env_extra=make_env())
+    if rc != 0:
+        raise HarnessError(f"selftest build failed; see {log}")
+    for p in programs:
+        if p.endswith(".sh"):
+            shutil.copy2(os.path.join(mm, p), os.path.join(outdir, p))
+        if not os.path.isfile(os.path.join(outdir, p)):
+            raise HarnessError(f"selftest {p} was not built")
+    # Sanity: no dynamic program slips into the busybox initramfs.
+    for p in programs:
+        if p.endswith(".sh"):
+            continue
+        info = out(["file", "-b", os.path.join(outdir, p)]) \
+            if shutil.which("file") else "statically linked"
+        if "dynamically linked" in info:
+            raise HarnessError(f"selftest {p} is dynamically linked")
+    return outdir
+
+
+def kmake_capture(src, build, *targets):
+    """make in a configured build dir; returns the CompletedProcess."""
+    cmd = ["make", "-C", src, f"O={os.path.basename(build)}",
+           f"-j{jobs()}", "CC=ccache gcc", "HOSTCC=ccache gcc", *targets]
+    return run(cmd, env_extra=make_env(), check=False, capture=True)
+
+
+def configured_build(src, kind, commit):
+    """A configured, prepared build dir (for sparse) without a full build."""
+    build = os.path.join(src, f".build-{kind}")
+    os.makedirs(build, exist_ok=True)
+    configure(src, build, kind, commit)
+    proc = kmake_capture(src, build, "prepare")
+    if proc.returncode != 0:
+        raise HarnessError(f"make prepare ({kind}) failed:\n"
+                           + "\n".join(proc.stdout.splitlines()[-20:]))
+    return build

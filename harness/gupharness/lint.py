@@ -1,0 +1,107 @@
+"""make lint: checkpatch --strict on every patch, sparse (C=2) on every
+touched .c file compared with the same file on the base, so that only new
+warnings fail."""
+
+import collections
+import os
+import re
+
+from . import kbuild, series
+from .results import Counts
+from .util import read, repo_root, run, say, stage
+
+EXCEPTIONS = os.path.join(repo_root(), "harness", "lint-exceptions")
+
+
+def _exceptions():
+    """Justified checkpatch messages: lines `PATCH-FILE TYPE  why`."""
+    allowed = set()
+    for line in (read(EXCEPTIONS) or "").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split(None, 2)
+        if len(parts) < 3:
+            continue    # an exception needs its justification
+        allowed.add((parts[0], parts[1]))
+    return allowed
+
+
+def checkpatch(src, patches):
+    c = Counts()
+    allowed = _exceptions()
+    script = os.path.join(src, "scripts", "checkpatch.pl")
+    for p in patches:
+        name = os.path.basename(p)
+        proc = run(["perl", script, "--strict", "--no-summary", "--terse",
+                    "--show-types", "--color=never", p],
+                   cwd=src, check=False, capture=True)
+        msgs = []
+        for line in proc.stdout.splitlines():
+            m = re.search(r"(ERROR|WARNING|CHECK):(\w+):", line)
+            if m and (name, m.group(2)) not in allowed:
+                msgs.append(line.strip())
+        if msgs:
+            c.fail(f"checkpatch {name}: {len(msgs)} message(s): {msgs[0]}")
+            for m in msgs[1:5]:
+                c.notes.append(f"    {m}")
+        else:
+            c.passed += 1
+    return c
+
+
+SPARSE_MSG = re.compile(r"^(\S+?):\d+:\d+: (warning|error): (.*)$")
+
+
+def _sparse(src, build, files):
+    """Sparse messages for files, as a Counter of (file, text) so that line
+    shifts between base and patched do not matter."""
+    objs = [f[:-2] + ".o" for f in files]
+    proc = kbuild.kmake_capture(src, build, "C=2", *objs)
+    msgs = collections.Counter()
+    for line in proc.stdout.splitlines():
+        m = SPARSE_MSG.match(line.strip())
+        if m:
+            path = os.path.normpath(m.group(1)).lstrip("./")
+            msgs[(path, m.group(3))] += 1
+    return msgs, proc
+
+
+def sparse(tree, base_src, patched_src, head, touched):
+    c = Counts()
+    files = sorted(p for p, (st, _) in touched.items()
+                   if p.endswith(".c") and st != "D" and
+                   not p.startswith(("tools/", "Documentation/", "scripts/")))
+    if not files:
+        return c, files
+    base_build = kbuild.configured_build(base_src, "base", tree.base_rev)
+    patched_build = kbuild.configured_build(patched_src, "patched", head)
+    existing = [f for f in files
+                if os.path.isfile(os.path.join(base_src, f))]
+    before, _ = _sparse(base_src, base_build, existing)
+    after, proc = _sparse(patched_src, patched_build, files)
+    if proc.returncode != 0:
+        c.fail("sparse run failed (build error): "
+               + proc.stdout.strip().splitlines()[-1][:200])
+        return c, files
+    for f in files:
+        new = [(k, n - before.get(k, 0)) for k, n in after.items()
+               if k[0] == f and n > before.get(k, 0)]
+        if new:
+            c.fail(f"sparse {f}: {sum(n for _, n in new)} new: "
+                   f"{new[0][0][1]}")
+        else:
+            c.passed += 1
+    return c, files
+
+
+def lint(tree, head, patched_src):
+    patches = series.read_series(series.patches_dir())
+    stage(f"lint: checkpatch --strict on {len(patches)} patch(es)")
+    cp = checkpatch(tree.checkout, patches)
+    touched = series.touched_files(tree.repo, tree.base_rev, head)
+    stage("lint: sparse C=2 on the touched .c files, base vs patched")
+    sp, files = sparse(tree, tree.checkout, patched_src, head, touched)
+    say(f"    checkpatch: {cp.passed} clean, {cp.failed} with messages; "
+        f"sparse: {len(files)} file(s), {sp.failed} with new warnings")
+    return cp, sp

@@ -1,0 +1,273 @@
+"""Command line of the harness; the Makefile calls `python3 -m gupharness CMD`.
+
+Commands: base tree export verify lint build run check shell bench bisect
+selftest. Settings come from the environment (the Makefile passes its
+variables through): KSRC, PATCHES, SUITES, ACCEL, BOOT_TIMEOUT,
+GUEST_TIMEOUT, JOBS, CACHE, MEM, SMP, APPEND, V.
+"""
+
+import os
+import sys
+import time
+import unittest
+
+from . import base, bench, guest, kbuild, lint, results, series
+from .results import Counts, Summary
+from .util import (EXIT_FAILED, EXIT_OK, HarnessError, TestFailure, die, env,
+                   repo_root, say, stage)
+
+OUT = os.path.join(repo_root(), "out")
+
+
+def _patched(tree):
+    head = series.applied(tree)
+    src = series.checkout_for_build(tree, "patched", head)
+    return head, src
+
+
+def _kernel_and_initrd(tree, kind, rev, src, suites):
+    build = kbuild.build_kernel(src, kind, rev)
+    progs = sorted({p for s in suites if not s.kunit for p in s.programs})
+    st = kbuild.build_selftests(src, build, progs) if progs else \
+        os.path.join(build, "kselftest", "mm")
+    initrd = guest.build_initramfs(src, build, st, suites)
+    return os.path.join(build, "arch/x86/boot/bzImage"), initrd
+
+
+def evaluate(g, suites, summary, label=""):
+    """Add the rows of one guest run to summary."""
+    pre = f"{label}:" if label else ""
+    clines = results.console_lines(g.console_text())
+    splats, init_started = results.scan_console(clines)
+    tsuites, vmstat, done = results.split_testlog(g.tests_text())
+
+    kunit = [s for s in suites if s.kunit]
+    kcounts, extra = results.evaluate_kunit([s.kunit_name for s in kunit],
+                                            clines)
+    rows = {}
+    for s in suites:
+        rows[s.name] = kcounts[s.kunit_name] if s.kunit else \
+            results.evaluate_suite(s.name, tsuites.get(s.name))
+    # splats are failures of the suite that was running
+    kernel = Counts()
+    for segment, found in splats.items():
+        target = rows.get(segment)
+        if target is None and segment == "boot" and kunit:
+            target = rows[kunit[0].name]    # KUnit runs at boot
+        for kind, line in found:
+            (target or kernel).fail(f"{kind} during {segment}: {line[:160]}")
+    if g.ended == "done":
+        kernel.passed += 1
+    else:
+        kernel.fail(f"guest {g.ended}: {g.detail}".rstrip(": "))
+    if not init_started:
+        kernel.notes.append("the guest never reached init")
+    for s in suites:
+        c = rows[s.name]
+        summary.add(pre + s.name, c,
+                    "KUnit" if s.kunit else _pins_note(tsuites.get(s.name)))
+    summary.add(pre + "kernel", kernel,
+                f"boot to init {g.boot_seconds:.1f}s, run {g.seconds:.0f}s"
+                if g.boot_seconds is not None else "")
+    pins = Counts()
+    if vmstat is None:
+        pins.fail("no final /proc/vmstat pin counts (guest did not finish)")
+    elif vmstat[0] != vmstat[1]:
+        pins.fail(f"nr_foll_pin_acquired {vmstat[0]} != "
+                  f"nr_foll_pin_released {vmstat[1]}")
+    else:
+        pins.passed += 1
+    summary.add(pre + "pin-balance", pins,
+                f"acquired {vmstat[0]} released {vmstat[1]}" if vmstat else "")
+    if extra:
+        say(f"    (other KUnit suites in the log, not counted: "
+            f"{', '.join(extra)})")
+    if g.ended != "done":
+        say(f"\n    guest {g.ended}: {g.detail}\n    last console lines "
+            f"({g.console}):")
+        for line in g.tail(50):
+            say(f"      | {line}")
+        tl = g.tests_text().replace("\r", "").splitlines()[-15:]
+        if tl:
+            say(f"    last test output lines ({g.tests}):")
+            for line in tl:
+                say(f"      | {line}")
+    return rows
+
+
+def _pins_note(info):
+    if not info or info.get("pins") is None:
+        return ""
+    a, r = info["pins"]
+    return f"pins {a}/{r}"
+
+
+def run_guest_pipeline(summary, group, kind="patched"):
+    tree = base.get_tree()
+    suites = guest.select_suites(group)
+    if kind == "patched":
+        rev, src = _patched(tree)
+    else:
+        rev, src = tree.base_rev, tree.checkout
+    kernel, initrd = _kernel_and_initrd(tree, kind, rev, src, suites)
+    g = guest.boot(kernel, initrd, suites, os.path.join(OUT, kind), kind)
+    evaluate(g, suites, summary)
+
+
+def harness_selftests(summary):
+    stage("harness self-tests (python unittest, harness/tests)")
+    loader = unittest.TestLoader()
+    suite = loader.discover(os.path.join(repo_root(), "harness", "tests"),
+                            top_level_dir=os.path.join(repo_root(),
+                                                       "harness"))
+    res = unittest.TextTestRunner(stream=sys.stdout, verbosity=1,
+                                  buffer=True).run(suite)
+    c = Counts()
+    bad = res.failures + res.errors
+    c.passed = res.testsRun - len(bad) - len(res.skipped)
+    c.skipped = len(res.skipped)
+    for test, _ in bad:
+        c.fail(f"harness self-test {test.id()}")
+    summary.add("harness-selftest", c)
+
+
+def verify_rows(summary):
+    tree = base.get_tree()
+    res = series.verify(tree)
+    c = Counts()
+    for name, ok, detail in res:
+        say(f"    {'ok  ' if ok else 'FAIL'}  {name}: {detail}")
+        if ok:
+            c.passed += 1
+        else:
+            c.fail(f"verify: {name}: {detail}")
+    summary.add("verify", c)
+
+
+def lint_rows(summary):
+    tree = base.get_tree()
+    head, src = _patched(tree)
+    cp, sp = lint.lint(tree, head, src)
+    summary.add("checkpatch", cp, "no patches" if cp.total == 0 else "")
+    summary.add("sparse", sp, "no touched .c files" if sp.total == 0 else "")
+
+
+def finish(summary, title):
+    say(f"\n==> summary: {title}\n")
+    say(summary.render())
+    say("")
+    say(summary.final_line())
+    return EXIT_OK if summary.ok() else EXIT_FAILED
+
+
+def cmd_check():
+    summary = Summary()
+    try:
+        harness_selftests(summary)
+        verify_rows(summary)
+        lint_rows(summary)
+        run_guest_pipeline(summary, "check")
+    except HarnessError:
+        if summary.rows:
+            say("\n(summary so far)\n" + summary.render())
+        raise
+    return finish(summary, "make check")
+
+
+def cmd_run():
+    summary = Summary()
+    run_guest_pipeline(summary, env("GROUP", "full"))
+    return finish(summary, "make (base + series, build, boot, test)")
+
+
+def cmd_run_base():
+    summary = Summary()
+    run_guest_pipeline(summary, env("GROUP", "full"), kind="base")
+    return finish(summary, "base kernel")
+
+
+def cmd_shell():
+    tree = base.get_tree()
+    suites = guest.read_suites()
+    rev, src = _patched(tree)
+    kernel, initrd = _kernel_and_initrd(tree, "patched", rev, src, suites)
+    return guest.shell(kernel, initrd)
+
+
+def cmd_build():
+    tree = base.get_tree()
+    rev, src = _patched(tree)
+    kbuild.build_kernel(src, "patched", rev)
+    return EXIT_OK
+
+
+def cmd_bisect():
+    tree = base.get_tree()
+    patches = series.read_series()
+    summary = Summary()
+    c = Counts()
+    wt = series.ensure_worktree(tree.repo,
+                                os.path.join(tree.state_dir(), "bisect"),
+                                tree.base_rev)
+    applied_wt = series.ensure_worktree(
+        tree.repo, os.path.join(tree.state_dir(), "applied"), tree.base_rev)
+    head = series.apply_series(applied_wt, tree.base_rev, patches,
+                               tree.label)
+    revs = series.out_lines(["git", "-C", applied_wt, "rev-list",
+                             "--reverse", f"{tree.base_rev}..{head}"])
+    for i, rev in enumerate(revs, 1):
+        name = os.path.basename(patches[i - 1])
+        stage(f"bisect: {i}/{len(revs)} {name}")
+        series.run_git(wt, "checkout", "-q", "-f", "--detach", rev)
+        t0 = time.monotonic()
+        try:
+            kbuild.build_kernel(wt, "bisect", rev)
+            c.passed += 1
+            say(f"    builds ({time.monotonic() - t0:.0f}s)")
+        except HarnessError as e:
+            c.fail(f"{name} does not build: {str(e).splitlines()[0]}")
+    if not revs:
+        say("    the series is empty: nothing to bisect")
+    summary.add("bisect-build", c, f"{len(revs)} prefix(es)")
+    return finish(summary, "make bisect (every prefix builds)")
+
+
+def main(argv):
+    if len(argv) != 1:
+        say(__doc__)
+        return 2
+    cmd = argv[0]
+    try:
+        if cmd == "base":
+            t = base.get_tree()
+            say(f"base: {t.label}\n  repo {t.repo}\n  commit {t.base_rev}")
+            return EXIT_OK
+        if cmd == "tree":
+            series.make_tree(base.debian_base(), force=env("FORCE") == "1")
+            return EXIT_OK
+        if cmd == "export":
+            series.export(base.debian_base())
+            series.report_verify(series.verify(base.debian_base()))
+            return EXIT_OK
+        if cmd == "verify":
+            series.report_verify(series.verify(base.get_tree()))
+            say("verify: ok")
+            return EXIT_OK
+        if cmd == "lint":
+            summary = Summary()
+            lint_rows(summary)
+            return finish(summary, "make lint")
+        if cmd == "selftest":
+            summary = Summary()
+            harness_selftests(summary)
+            return finish(summary, "harness self-tests")
+        handlers = {"check": cmd_check, "run": cmd_run, "base-run":
+                    cmd_run_base, "shell": cmd_shell, "build": cmd_build,
+                    "bisect": cmd_bisect, "bench": bench.cmd_bench}
+        if cmd not in handlers:
+            raise HarnessError(f"unknown command {cmd!r}")
+        return handlers[cmd]()
+    except (HarnessError, TestFailure) as e:
+        return die(e)
+    except KeyboardInterrupt:
+        return die(HarnessError("interrupted"))

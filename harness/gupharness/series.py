@@ -1,0 +1,452 @@
+"""The series: patches/ (source of truth), applying it with git am, the
+developer work tree (make tree), export (make export) and verify (make
+verify)."""
+
+import filecmp
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+
+from .util import (HarnessError, TestFailure, out, repo_root, run, say,
+                   stage)
+
+COVER = "0000-cover-letter.patch"
+# Top-level names of this repository that are its own, not kernel paths.
+PROJECT_OWN = {"Makefile", "README", ".gitignore", ".ci", "harness",
+               "patches", ".git", "tree"}
+
+
+def project_root():
+    """This repository (tests point GUP_PROJECT_ROOT at a scratch copy)."""
+    return os.environ.get("GUP_PROJECT_ROOT") or repo_root()
+
+
+def patches_dir():
+    override = os.environ.get("PATCHES")
+    if override:
+        if not os.path.isdir(override):
+            raise HarnessError(f"PATCHES={override}: no such directory")
+        return os.path.abspath(override)
+    return os.path.join(project_root(), "patches")
+
+
+def read_series(pdir=None):
+    """The ordered list of patch paths, after checking patches/ is whole."""
+    pdir = pdir or patches_dir()
+    series = os.path.join(pdir, "series")
+    if not os.path.isfile(series):
+        raise HarnessError(f"{series} is missing")
+    names = []
+    with open(series) as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if "/" in line or not line.endswith(".patch"):
+                raise HarnessError(f"{series}:{n}: {line!r} is not a patch "
+                                   "file name in patches/")
+            if line == COVER:
+                raise HarnessError(f"{series}:{n}: the cover letter is not "
+                                   "part of the series order")
+            if not os.path.isfile(os.path.join(pdir, line)):
+                raise HarnessError(f"{series}:{n}: {line} does not exist")
+            if line in names:
+                raise HarnessError(f"{series}:{n}: {line} listed twice")
+            names.append(line)
+    present = {f for f in os.listdir(pdir) if f.endswith(".patch")}
+    unlisted = sorted(present - set(names) - {COVER})
+    if unlisted:
+        raise HarnessError(f"patches not listed in {series}: "
+                           + ", ".join(unlisted))
+    return [os.path.join(pdir, n) for n in names]
+
+
+def git_identity():
+    """Committer identity for git am: the machine's, or a neutral one."""
+    ident = {}
+    for key, var in (("user.name", "GIT_COMMITTER_NAME"),
+                     ("user.email", "GIT_COMMITTER_EMAIL")):
+        try:
+            val = out(["git", "config", key])
+        except HarnessError:
+            val = ""
+        if not val:
+            ident[var] = "gup-harness" if key == "user.name" \
+                else "gup-harness@localhost"
+    return ident
+
+
+def ensure_worktree(repo, path, rev):
+    """A detached worktree of repo at path (created once, reused)."""
+    if os.path.exists(os.path.join(path, ".git")):
+        return path
+    if os.path.exists(path):
+        shutil.rmtree(path)
+    run(["git", "-C", repo, "worktree", "prune"])
+    say(f"    checking out a worktree at {path} (once; ~30 s)")
+    run(["git", "-C", repo, "worktree", "add", "-q", "--detach", path, rev])
+    return path
+
+
+def _am_failure(output, patches, where):
+    """Name the first failing patch and file from git am's output."""
+    m = re.search(r"Patch failed at (\d+) (.*)", output)
+    idx = int(m.group(1)) - 1 if m else None
+    name = os.path.basename(patches[idx]) if idx is not None and \
+        idx < len(patches) else (m.group(2) if m else "?")
+    files = re.findall(r"error: patch failed: (\S+?):\d+", output) + \
+        re.findall(r"error: (\S+): (?:does not exist in index|"
+                   r"already exists in index|No such file)", output)
+    detail = files[0] if files else "(see git am output below)"
+    tail = "\n".join("    " + line for line in output.strip().splitlines()[-12:])
+    return (f"the series does not apply to {where}: first failing patch "
+            f"{name}, file {detail}\n{tail}")
+
+
+def apply_series(worktree, base_rev, patches, where):
+    """Reset worktree to base_rev and git am the series. Returns HEAD."""
+    run(["git", "-C", worktree, "am", "--abort"], check=False, capture=True)
+    run(["git", "-C", worktree, "checkout", "-q", "-f", "--detach", base_rev])
+    run(["git", "-C", worktree, "clean", "-q", "-f", "-d"])
+    if patches:
+        proc = run(["git", "-C", worktree, "-c", "commit.gpgsign=false",
+                    "am", "-q", "--no-3way", "--keep-cr", *patches],
+                   check=False, capture=True, env_extra=git_identity())
+        if proc.returncode != 0:
+            run(["git", "-C", worktree, "am", "--abort"], check=False,
+                capture=True)
+            raise HarnessError(_am_failure(proc.stdout, patches, where))
+    return out(["git", "-C", worktree, "rev-parse", "HEAD"])
+
+
+def applied(tree):
+    """base + series, as a commit in tree.repo (built in a scratch worktree
+    so that the build worktree only sees files that really changed)."""
+    patches = read_series()
+    stage(f"series: git am {len(patches)} patch(es) onto {tree.label}")
+    wt = ensure_worktree(tree.repo, os.path.join(tree.state_dir(), "applied"),
+                         tree.base_rev)
+    head = apply_series(wt, tree.base_rev, patches, tree.label)
+    say(f"    patched = {head[:12]} ({len(patches)} commit(s) on "
+        f"{tree.base_rev[:12]})")
+    return head
+
+
+def checkout_for_build(tree, name, rev):
+    """A worktree used for building `rev`; only changed files are touched,
+    so incremental builds stay incremental."""
+    if name == "base" and rev == tree.base_rev:
+        return tree.checkout
+    wt = ensure_worktree(tree.repo, os.path.join(tree.state_dir(), name), rev)
+    run(["git", "-C", wt, "checkout", "-q", "-f", "--detach", rev])
+    return wt
+
+
+# ---------------------------------------------------------------- make tree
+
+def tree_dir():
+    return os.path.join(project_root(), "tree")
+
+
+def make_tree(tree, force=False):
+    """tree/ = base + git am of the series on branch 'series'."""
+    path = tree_dir()
+    patches = read_series()
+    if os.path.isdir(os.path.join(path, ".git")):
+        pending = _unexported(path, tree.base_rev)
+        if pending and not force:
+            raise HarnessError(
+                f"tree/ has work that is not in patches/ ({pending}); run "
+                "`make export` first, or `make tree FORCE=1` to discard it")
+        stage("tree: resetting tree/ to base + series")
+    else:
+        stage(f"tree: cloning the base into tree/ ({tree.label})")
+        run(["git", "clone", "-q", "--shared", "--no-checkout", tree.repo,
+             path])
+    run(["git", "-C", path, "tag", "-f", "base", tree.base_rev], capture=True)
+    run(["git", "-C", path, "checkout", "-q", "-f", "-B", "series",
+         tree.base_rev])
+    head = apply_series(path, tree.base_rev, patches, tree.label)
+    run(["git", "-C", path, "branch", "-q", "-f", "series", head])
+    run(["git", "-C", path, "checkout", "-q", "series"])
+    say(f"    tree/ is on branch 'series': base + {len(patches)} commit(s). "
+        "Edit, commit (git commit -s), then `make export`.")
+
+
+def _unexported(path, base_rev):
+    status = out(["git", "-C", path, "status", "--porcelain",
+                  "--untracked-files=no"])
+    if status:
+        return "uncommitted changes"
+    with tempfile.TemporaryDirectory() as tmp:
+        _format_patch(path, base_rev, tmp)
+        theirs = sorted(f for f in os.listdir(tmp) if f != COVER)
+        ours = [os.path.basename(p) for p in read_series()]
+        if theirs != ours:
+            return f"{len(theirs)} commit(s) vs {len(ours)} patch(es)"
+        for name in theirs:
+            if not filecmp.cmp(os.path.join(tmp, name),
+                               os.path.join(patches_dir(), name),
+                               shallow=False):
+                return f"{name} differs"
+    return None
+
+
+# -------------------------------------------------------------- make export
+
+def _format_patch(src, base_rev, outdir):
+    count = int(out(["git", "-C", src, "rev-list", "--count",
+                     f"{base_rev}..HEAD"]))
+    if count == 0:
+        return 0
+    run(["git", "-C", src, "format-patch", "-q", "--cover-letter",
+         "--zero-commit", "--no-signature", f"--base={base_rev}",
+         "-o", outdir, f"{base_rev}..HEAD"])
+    return count
+
+
+def _cover_text(path):
+    """Subject and blurb of an existing cover letter, if any."""
+    if not os.path.isfile(path):
+        return None, None
+    with open(path) as f:
+        text = f.read()
+    m = re.search(r"^Subject: \[PATCH[^\]]*\] (.*(?:\n [^\n]*)*)", text, re.M)
+    subject = m.group(1).replace("\n ", " ") if m else None
+    head, _, body = text.partition("\n\n")
+    # the blurb ends where git's shortlog starts: "Name (N):"
+    m = re.search(r"^\S.* \(\d+\):$", body, re.M)
+    blurb = body[:m.start()].rstrip() + "\n" if m else None
+    return subject, blurb
+
+
+def export(tree):
+    src = tree_dir()
+    if not os.path.isdir(os.path.join(src, ".git")):
+        raise HarnessError("no tree/: run `make tree` first")
+    status = out(["git", "-C", src, "status", "--porcelain",
+                  "--untracked-files=no"])
+    if status:
+        raise HarnessError("tree/ has uncommitted changes; commit them first:"
+                           f"\n{status}")
+    try:
+        run(["git", "-C", src, "merge-base", "--is-ancestor", tree.base_rev,
+             "HEAD"], capture=True)
+    except HarnessError:
+        raise HarnessError("tree/ HEAD is not based on the base commit "
+                           f"{tree.base_rev[:12]}")
+    pdir = patches_dir()
+    os.makedirs(pdir, exist_ok=True)
+    stage("export: git format-patch tree/ into patches/")
+    subject, blurb = _cover_text(os.path.join(pdir, COVER))
+    with tempfile.TemporaryDirectory() as tmp:
+        count = _format_patch(src, tree.base_rev, tmp)
+        names = sorted(f for f in os.listdir(tmp) if f != COVER)
+        if count:
+            cover = os.path.join(tmp, COVER)
+            with open(cover) as f:
+                text = f.read()
+            if subject:
+                text = text.replace("*** SUBJECT HERE ***", subject, 1)
+            if blurb:
+                text = text.replace("*** BLURB HERE ***\n", blurb, 1)
+            with open(cover, "w") as f:
+                f.write(text)
+        for old in os.listdir(pdir):
+            if old.endswith(".patch"):
+                os.unlink(os.path.join(pdir, old))
+        for name in os.listdir(tmp):
+            shutil.copyfile(os.path.join(tmp, name), os.path.join(pdir, name))
+    with open(os.path.join(pdir, "series"), "w") as f:
+        f.write("# Order in which `git am` applies the series "
+                "(written by `make export`).\n")
+        for name in names:
+            f.write(name + "\n")
+    say(f"    {count} patch(es) written to patches/"
+        + (" (cover letter: fill in its subject and blurb)"
+           if count and not subject else ""))
+    touched = touched_files(src, tree.base_rev, "HEAD")
+    _refresh_copies(src, touched)
+
+
+def touched_files(repo, base, head):
+    """{path: (status, mode)} for every file the series changes."""
+    text = out(["git", "-C", repo, "diff", "--no-renames", "--raw", "-z",
+                base, head])
+    result = {}
+    fields = text.split("\0")
+    i = 0
+    while i < len(fields) - 1:
+        meta = fields[i].split()
+        path = fields[i + 1]
+        i += 2
+        if len(meta) < 5:
+            continue
+        status, newmode = meta[4], meta[1]
+        result[path] = (status, newmode)
+    return result
+
+
+def kernel_roots(repo, rev):
+    names = out(["git", "-C", repo, "ls-tree", "--name-only", rev]).split("\n")
+    return sorted(n for n in names if n and n not in PROJECT_OWN)
+
+
+def _check_representable(touched):
+    bad = [p for p in touched if p.split("/")[0] in PROJECT_OWN]
+    if bad:
+        raise HarnessError("the series touches files that collide with this "
+                           "repository's own files: " + ", ".join(bad))
+
+
+def _refresh_copies(src, touched):
+    _check_representable(touched)
+    root = project_root()
+    for path, (status, mode) in sorted(touched.items()):
+        dest = os.path.join(root, path)
+        if status == "D":
+            if os.path.lexists(dest):
+                os.unlink(dest)
+            continue
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        blob = out(["git", "-C", src, "rev-parse", f"HEAD:{path}"])
+        with open(dest, "wb") as f:
+            f.write(_cat_blob(src, blob))
+        os.chmod(dest, 0o755 if mode == "100755" else 0o644)
+    stale = stale_copies(src, "HEAD", touched)
+    for path in stale:
+        os.unlink(os.path.join(root, path))
+        say(f"    removed stale copy {path}")
+    _prune_empty_dirs(src, "HEAD")
+    say(f"    {len([t for t in touched.values() if t[0] != 'D'])} post-series "
+        "file(s) refreshed at their kernel paths")
+
+
+def _cat_blob(repo, blob):
+    return subprocess.run(["git", "-C", repo, "cat-file", "blob", blob],
+                          check=True, stdout=subprocess.PIPE).stdout
+
+
+def stale_copies(repo, rev, touched):
+    root = project_root()
+    stale = []
+    for top in kernel_roots(repo, rev):
+        p = os.path.join(root, top)
+        if os.path.isfile(p) or os.path.islink(p):
+            if top not in touched or touched[top][0] == "D":
+                stale.append(top)
+            continue
+        for dirpath, _, files in os.walk(p):
+            for f in files:
+                rel = os.path.relpath(os.path.join(dirpath, f), root)
+                if rel not in touched or touched[rel][0] == "D":
+                    stale.append(rel)
+    return sorted(stale)
+
+
+def _prune_empty_dirs(repo, rev):
+    root = project_root()
+    for top in kernel_roots(repo, rev):
+        p = os.path.join(root, top)
+        if not os.path.isdir(p):
+            continue
+        for dirpath, dirs, files in os.walk(p, topdown=False):
+            if not os.listdir(dirpath):
+                os.rmdir(dirpath)
+
+
+# -------------------------------------------------------------- make verify
+
+def verify(tree):
+    """The series applies with git am, patches/ is what format-patch writes,
+    and every post-series copy equals base + series. Returns a list of
+    (check, ok, detail)."""
+    results = []
+    patches = read_series()
+    wt = ensure_worktree(tree.repo, os.path.join(tree.state_dir(), "applied"),
+                         tree.base_rev)
+    stage(f"verify: git am {len(patches)} patch(es) onto {tree.label}")
+    head = apply_series(wt, tree.base_rev, patches, tree.label)
+    results.append(("series applies with git am", True,
+                    f"{len(patches)} patch(es)"))
+
+    # patches/ is exactly what git format-patch writes for those commits
+    with tempfile.TemporaryDirectory() as tmp:
+        _format_patch(wt, tree.base_rev, tmp)
+        regenerated = sorted(f for f in os.listdir(tmp) if f != COVER)
+        listed = [os.path.basename(p) for p in patches]
+        diffs = [n for n in regenerated if n not in listed or not
+                 filecmp.cmp(os.path.join(tmp, n),
+                             os.path.join(patches_dir(), n), shallow=False)]
+        diffs += [n for n in listed if n not in regenerated]
+        results.append(("patches/ is git format-patch output", not diffs,
+                        ", ".join(diffs) or "round trip identical"))
+    cover = os.path.join(patches_dir(), COVER)
+    if patches:
+        text = open(cover).read() if os.path.isfile(cover) else ""
+        problems = []
+        if not text:
+            problems.append("missing")
+        for marker in ("*** SUBJECT HERE ***", "*** BLURB HERE ***"):
+            if marker in text:
+                problems.append(f"still has {marker}")
+        results.append(("cover letter filled in", not problems,
+                        ", ".join(problems) or COVER))
+    else:
+        results.append(("no cover letter without patches",
+                        not os.path.exists(cover), COVER))
+
+    touched = touched_files(wt, tree.base_rev, head)
+    try:
+        _check_representable(touched)
+    except HarnessError as e:
+        results.append(("series representable", False, str(e)))
+        return results
+    root = project_root()
+    mismatched = []
+    for path, (status, mode) in sorted(touched.items()):
+        dest = os.path.join(root, path)
+        if status == "D":
+            if os.path.lexists(dest):
+                mismatched.append(f"{path} (deleted by the series)")
+            continue
+        if not os.path.isfile(dest):
+            mismatched.append(f"{path} (missing)")
+            continue
+        blob = out(["git", "-C", wt, "rev-parse", f"{head}:{path}"])
+        with open(dest, "rb") as f:
+            if f.read() != _cat_blob(wt, blob):
+                mismatched.append(f"{path} (content)")
+                continue
+        want_x = mode == "100755"
+        if bool(os.stat(dest).st_mode & stat.S_IXUSR) != want_x:
+            mismatched.append(f"{path} (mode)")
+    n_files = len([t for t in touched.values() if t[0] != "D"])
+    results.append(("post-series copies equal base + series",
+                    not mismatched,
+                    "; ".join(mismatched) or f"{n_files} file(s) identical"))
+    stale = stale_copies(wt, head, touched)
+    results.append(("no stale copies", not stale,
+                    ", ".join(stale) or "none"))
+    return results
+
+
+def report_verify(results):
+    for name, ok, detail in results:
+        say(f"    {'ok  ' if ok else 'FAIL'}  {name}: {detail}")
+    failed = [r for r in results if not r[1]]
+    if failed:
+        raise TestFailure(f"verify: {len(failed)} check(s) failed: "
+                          + "; ".join(r[0] for r in failed))
+
+
+def out_lines(cmd):
+    text = out(cmd)
+    return [line for line in text.splitlines() if line]
+
+
+def run_git(repo, *args):
+    return run(["git", "-C", repo, *args])

@@ -1,0 +1,249 @@
+"""The series workflow on toy git trees: git am, make tree / export / verify,
+stale copies, first failing patch, and KSRC= leaving the user's tree alone."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from gupharness import base, series
+from gupharness.util import HarnessError
+
+IDENT = {"GIT_AUTHOR_NAME": "Toy Author", "GIT_AUTHOR_EMAIL": "toy@example.org",
+         "GIT_COMMITTER_NAME": "Toy Author",
+         "GIT_COMMITTER_EMAIL": "toy@example.org"}
+
+
+def git(repo, *args, text=True):
+    env = dict(os.environ, **IDENT)
+    return subprocess.run(["git", "-C", repo, *args], check=True, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=text).stdout
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def toy_kernel(path):
+    """A tiny 'kernel' repository with the files the checks look for."""
+    os.makedirs(path)
+    git(path, "init", "-q", "-b", "master")
+    write(os.path.join(path, "Makefile"), "VERSION = 6\n")
+    write(os.path.join(path, "README"), "Linux kernel\n")
+    write(os.path.join(path, "mm/gup.c"),
+          "".join(f"int line{i};\n" for i in range(40)))
+    write(os.path.join(path, "include/linux/mm.h"), "#define MM 1\n")
+    write(os.path.join(path, "scripts/x.sh"), "#!/bin/sh\necho x\n")
+    os.chmod(os.path.join(path, "scripts/x.sh"), 0o755)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "base")
+    return git(path, "rev-parse", "HEAD").strip()
+
+
+class SeriesWorkflowTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="gupharness-test.")
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.kernel = os.path.join(self.tmp, "kernel")
+        self.base_rev = toy_kernel(self.kernel)
+        self.tree = base.Tree(self.kernel, self.base_rev, "toy base",
+                              self.kernel)
+        self.proj = os.path.join(self.tmp, "project")
+        os.makedirs(os.path.join(self.proj, "patches"))
+        write(os.path.join(self.proj, "patches", "series"), "# order\n")
+        self.env = {k: os.environ.get(k) for k in
+                    ("GUP_PROJECT_ROOT", "PATCHES", "CACHE", *IDENT)}
+        os.environ.update(IDENT)
+        os.environ["GUP_PROJECT_ROOT"] = self.proj
+        os.environ.pop("PATCHES", None)
+        os.environ["CACHE"] = os.path.join(self.tmp, "cache")
+        self.addCleanup(self._restore_env)
+
+    def _restore_env(self):
+        for k, v in self.env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    def _checks(self):
+        return {name: ok for name, ok, _ in series.verify(self.tree)}
+
+    def _commit_in_tree(self, msg, edits):
+        t = series.tree_dir()
+        for path, text in edits.items():
+            if text is None:
+                git(t, "rm", "-q", path)
+            else:
+                write(os.path.join(t, path), text)
+                git(t, "add", path)
+        git(t, "commit", "-q", "-s", "-m", msg)
+
+    def _fill_cover(self):
+        p = os.path.join(self.proj, "patches", series.COVER)
+        with open(p) as f:
+            text = f.read()
+        text = text.replace("*** SUBJECT HERE ***", "toy: a test series")
+        text = text.replace("*** BLURB HERE ***", "Why the toy series.")
+        with open(p, "w") as f:
+            f.write(text)
+
+    def test_empty_series_verifies(self):
+        checks = self._checks()
+        self.assertTrue(all(checks.values()), checks)
+
+    def test_tree_export_verify_round_trip(self):
+        series.make_tree(self.tree)
+        self._commit_in_tree("mm/gup: change line 3", {
+            "mm/gup.c": "int changed;\n" + "".join(
+                f"int line{i};\n" for i in range(1, 40)),
+            "mm/new.c": "int new;\n"})
+        self._commit_in_tree("scripts: drop x.sh", {"scripts/x.sh": None})
+        series.export(self.tree)
+        names = read(os.path.join(self.proj, "patches/series"))
+        self.assertIn("0001-mm-gup-change-line-3.patch", names)
+        self.assertIn("0002-scripts-drop-x.sh.patch", names)
+        with open(os.path.join(self.proj, "mm/new.c")) as f:
+            self.assertEqual(f.read(), "int new;\n")
+        self.assertFalse(os.path.exists(os.path.join(self.proj, "scripts")))
+        checks = self._checks()
+        self.assertFalse(checks["cover letter filled in"])
+        self._fill_cover()
+        checks = self._checks()
+        self.assertTrue(all(checks.values()), checks)
+
+        # a copy edited by hand no longer equals base + series
+        with open(os.path.join(self.proj, "mm/gup.c"), "a") as f:
+            f.write("int stray;\n")
+        self.assertFalse(self._checks()[
+            "post-series copies equal base + series"])
+        # a stale copy of a file the series does not touch is caught
+        series.export(self.tree)
+        write(os.path.join(self.proj, "include/linux/mm.h"), "#define MM 1\n")
+        self.assertFalse(self._checks()["no stale copies"])
+        os.unlink(os.path.join(self.proj, "include/linux/mm.h"))
+
+        # re-export keeps the cover letter text and drops nothing else
+        self._commit_in_tree("mm: third", {"mm/new.c": "int newer;\n"})
+        series.export(self.tree)
+        cover = read(os.path.join(self.proj, "patches", series.COVER))
+        self.assertIn("[PATCH 0/3] toy: a test series", cover)
+        self.assertIn("Why the toy series.", cover)
+        checks = self._checks()
+        self.assertTrue(all(checks.values()), checks)
+
+    def test_tree_refuses_to_drop_unexported_work(self):
+        series.make_tree(self.tree)
+        self._commit_in_tree("mm: unexported", {"mm/new.c": "x\n"})
+        with self.assertRaises(HarnessError) as cm:
+            series.make_tree(self.tree)
+        self.assertIn("make export", str(cm.exception))
+        series.make_tree(self.tree, force=True)
+
+    def test_first_failing_patch_and_file_are_named(self):
+        series.make_tree(self.tree)
+        self._commit_in_tree("mm: one", {"mm/new.c": "a\n"})
+        self._commit_in_tree("mm: two", {
+            "mm/gup.c": "int changed;\n" + "".join(
+                f"int line{i};\n" for i in range(1, 40))})
+        series.export(self.tree)
+        # the base moves on underneath: patch 2 no longer applies
+        write(os.path.join(self.kernel, "mm/gup.c"), "int other;\n")
+        git(self.kernel, "commit", "-q", "-am", "moved")
+        moved = base.Tree(self.kernel, git(self.kernel, "rev-parse",
+                                           "HEAD").strip(), "moved", self.kernel)
+        with self.assertRaises(HarnessError) as cm:
+            series.applied(moved)
+        msg = str(cm.exception)
+        self.assertIn("0002-mm-two.patch", msg)
+        self.assertIn("mm/gup.c", msg)
+
+    def test_unlisted_patch_is_an_error(self):
+        write(os.path.join(self.proj, "patches", "0001-x.patch"), "From x\n")
+        with self.assertRaises(HarnessError):
+            series.read_series()
+
+
+class UserTreeTest(unittest.TestCase):
+    """KSRC=: the user's checkout, branch, index and refs stay as they are."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="gupharness-test.")
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.saved = {k: os.environ.get(k) for k in ("CACHE", "PATCHES")}
+        os.environ["CACHE"] = os.path.join(self.tmp, "cache")
+        self.addCleanup(self._restore)
+
+    def _restore(self):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    def _state(self, repo):
+        return {
+            "head": git(repo, "rev-parse", "HEAD"),
+            "branch": git(repo, "symbolic-ref", "HEAD"),
+            "status": git(repo, "status", "--porcelain"),
+            "index": git(repo, "diff", "--cached"),
+            "worktree": git(repo, "diff"),
+            "refs": git(repo, "for-each-ref"),
+            "worktrees": git(repo, "worktree", "list", "--porcelain"),
+            "config": read(os.path.join(repo, ".git/config")),
+        }
+
+    def test_user_tree_untouched(self):
+        user = os.path.join(self.tmp, "linux")
+        toy_kernel(user)
+        git(user, "checkout", "-q", "-b", "my-work")
+        write(os.path.join(user, "mm/gup.c"), "int staged;\n")
+        git(user, "add", "mm/gup.c")
+        write(os.path.join(user, "README"), "edited, not staged\n")
+        write(os.path.join(user, "untracked.txt"), "mine\n")
+        before = self._state(user)
+
+        # a one-patch series against the user's HEAD
+        pdir = os.path.join(self.tmp, "patches")
+        os.makedirs(pdir)
+        scratch = os.path.join(self.tmp, "scratch")
+        subprocess.run(["git", "clone", "-q", user, scratch], check=True)
+        write(os.path.join(scratch, "mm/extra.c"), "int extra;\n")
+        git(scratch, "add", "mm/extra.c")
+        git(scratch, "commit", "-q", "-m", "mm: extra")
+        git(scratch, "format-patch", "-q", "-o", pdir, "HEAD~1")
+        write(os.path.join(pdir, "series"), "0001-mm-extra.patch\n")
+        os.environ["PATCHES"] = pdir
+
+        tree = base.user_tree(user)
+        head = series.applied(tree)
+        wt = series.checkout_for_build(tree, "patched", head)
+        self.assertTrue(os.path.isfile(os.path.join(wt, "mm/extra.c")))
+        # twice: the cached clone is reused
+        tree = base.user_tree(user)
+        series.applied(tree)
+        self.assertEqual(before, self._state(user))
+        self.assertEqual(read(os.path.join(user, "untracked.txt")), "mine\n")
+
+    def test_not_a_kernel_tree(self):
+        plain = os.path.join(self.tmp, "plain")
+        os.makedirs(plain)
+        git(plain, "init", "-q")
+        with self.assertRaises(HarnessError) as cm:
+            base.user_tree(plain)
+        self.assertIn("not a git work tree with a commit", str(cm.exception))
+        with self.assertRaises(HarnessError):
+            base.user_tree(os.path.join(self.tmp, "nowhere"))
+
+
+if __name__ == "__main__":
+    unittest.main()

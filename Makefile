@@ -3,14 +3,14 @@
 # `make help` lists the targets. The harness lives in harness/.
 
 PYTHON ?= python3
-H = cd harness && $(PYTHON) -m gupharness
+H = PYTHON=$(PYTHON) harness/gup
 
 # Settings, passed to the harness through the environment.
-export KSRC PATCHES SUITES GROUP ACCEL BOOT_TIMEOUT GUEST_TIMEOUT JOBS CACHE \
+export KSRC PATCHES SUITES GROUP DEMOS ACCEL BOOT_TIMEOUT GUEST_TIMEOUT JOBS CACHE \
 	MEM SMP APPEND FORCE CONFIG_EXTRA BASE_VERSION V
 
 .PHONY: all check tree export verify lint bisect shell bench base build \
-	base-run selftest deps help clean
+	base-run selftest demo-failures deps help clean
 
 all: deps ## main job: base tree, apply the series, build, boot, run every suite, summary
 	@$(H) run
@@ -48,6 +48,9 @@ build: deps ## build the patched kernel only
 base-run: deps ## the main job's suites on the base kernel (no series)
 	@$(H) base-run
 
+demo-failures: deps ## deliberately broken kernels (panic, WARN, pin leak, failing test, hang) must each fail
+	@$(H) demo-failures
+
 selftest: ## the harness's own unit tests (parsers, series workflow)
 	@$(H) selftest
 
@@ -57,7 +60,7 @@ deps: ## install missing Debian packages (apt-get update first)
 help: ## this list
 	@echo "Targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
-		sed -e 's/:.*## /\t/' | awk -F'\t' '{printf "  %-10s %s\n", $$1, $$2}'
+		sed -e 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
 	@echo "Variables: KSRC=/path/to/linux (apply onto your git tree), \
 SUITES=a,b, ACCEL=kvm|tcg, BOOT_TIMEOUT=s, GUEST_TIMEOUT=s, JOBS=n, \
 CACHE=dir, PATCHES=dir, V=1"

@@ -189,7 +189,7 @@ def build_initramfs(src, build, selftest_dir, suites):
 
 # ------------------------------------------------------------------- QEMU
 
-def choose_accel():
+def choose_accel(cpuinfo=None, kvm_usable=None):
     """KVM only where it really works: /dev/kvm usable *and* the CPU shows
     hardware virtualization. Decided up front, never by a slow failed boot."""
     forced = env("ACCEL")
@@ -198,12 +198,15 @@ def choose_accel():
             raise HarnessError(f"ACCEL={forced}: use kvm or tcg")
         return forced, f"ACCEL={forced} set by the user"
     flags = set()
-    for line in (read("/proc/cpuinfo") or "").splitlines():
+    if cpuinfo is None:
+        cpuinfo = read("/proc/cpuinfo") or ""
+    for line in cpuinfo.splitlines():
         if line.startswith("flags"):
             flags.update(line.split(":", 1)[1].split())
             break
     hw = flags & {"vmx", "svm"}
-    usable = os.access("/dev/kvm", os.R_OK | os.W_OK)
+    usable = os.access("/dev/kvm", os.R_OK | os.W_OK) \
+        if kvm_usable is None else kvm_usable
     if hw and usable:
         return "kvm", f"/dev/kvm usable, cpu has {'/'.join(sorted(hw))}"
     if usable:
@@ -257,8 +260,12 @@ def boot(kernel, initrd, suites, outdir, label, extra_append=""):
             os.unlink(p)
         open(p, "w").close()
     names = [s.name for s in suites if not s.kunit]
+    # 2 MiB hugetlb pages reserved at boot: run_vmtests.sh gives back what
+    # it reserved itself before `cow` runs, so without these cow's hugetlb
+    # cases (the vmsplice ones among them) would only skip.
     append = ("console=ttyS0,115200 panic=-1 printk.time=1 "
               "hung_task_timeout_secs=60 "
+              f"hugepages={env_int('HUGEPAGES', 160)} "
               f"gupharness.suites={','.join(names) or '-'} "
               + env("APPEND", "") + " " + extra_append).strip()
     cmd, accel, why = qemu_cmd(kernel, initrd, append, console, tests)
@@ -276,7 +283,7 @@ def boot(kernel, initrd, suites, outdir, label, extra_append=""):
                             stdin=subprocess.DEVNULL)
     g = GuestRun(console, tests)
     t0 = time.monotonic()
-    last_progress = t0
+    last_progress = 0.0
     try:
         while True:
             time.sleep(0.25)

@@ -171,12 +171,16 @@ def build_selftests(src, build, programs):
         raise HarnessError(f"no uapi headers in {hdrs}")
     targets = [os.path.join(outdir, p) for p in sorted(programs)
                if not p.endswith(".sh")]
+    # Plain gcc: check_config.sh (the liburing probe) takes $(CC) as one
+    # word, so "ccache gcc" would break it; these build in seconds anyway.
     cmd = ["make", "-C", mm, f"-j{jobs()}", f"OUTPUT={outdir}",
            f"KHDR_INCLUDES=-isystem {hdrs}", "EXTRA_CFLAGS=-static",
-           "CC=ccache gcc", *targets]
+           *targets]
     log = os.path.join(outdir, "build.log")
-    rc = run_logged(cmd, log, "selftests", env_extra=make_env())
-    if rc != 0:
+    # Never a bare `make` of the whole folder: khugepaged.c does not build
+    # as shipped in 6.12.117 (KSFT_SKIP without kselftest.h).
+    if targets and run_logged(cmd, log, "selftests",
+                              env_extra=make_env()) != 0:
         raise HarnessError(f"selftest build failed; see {log}")
     for p in programs:
         if p.endswith(".sh"):

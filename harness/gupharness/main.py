@@ -232,6 +232,53 @@ def cmd_bisect():
     return finish(summary, "make bisect (every prefix builds)")
 
 
+DEMOS = os.path.join(repo_root(), "harness", "failure-demos")
+
+
+def cmd_demo_failures():
+    """Each deliberately broken series must make the run exit 1, with the
+    cause in the output (harness/failure-demos/NAME/expect)."""
+    import re
+    import subprocess
+    summary = Summary()
+    c = Counts()
+    names = sorted(d for d in os.listdir(DEMOS)
+                   if os.path.isfile(os.path.join(DEMOS, d, "series")))
+    only = env("DEMOS")
+    if only:
+        names = [n for n in names if n in only.split(",")]
+    for name in names:
+        d = os.path.join(DEMOS, name)
+        stage(f"failure demo: {name}")
+        environ = dict(os.environ, PATCHES=d, SUITES="gup_quick")
+        envfile = os.path.join(d, "env")
+        if os.path.isfile(envfile):
+            for line in open(envfile).read().split():
+                k, _, v = line.partition("=")
+                environ[k] = v
+        log = os.path.join(OUT, f"demo-{name}.log")
+        os.makedirs(OUT, exist_ok=True)
+        with open(log, "w") as fh:
+            rc = subprocess.call([sys.executable, "-m", "gupharness", "run"],
+                                 cwd=os.path.join(repo_root(), "harness"),
+                                 env=environ, stdout=fh,
+                                 stderr=subprocess.STDOUT)
+        text = open(log).read()
+        missing = [pat for pat in open(os.path.join(d, "expect")).read()
+                   .splitlines() if pat and not re.search(pat, text)]
+        last = text.strip().splitlines()[-1] if text.strip() else ""
+        say(f"    exit {rc}; last line: {last}")
+        if rc == EXIT_FAILED and not missing:
+            c.passed += 1
+            say("    caught as expected")
+        else:
+            c.fail(f"demo {name}: exit {rc} (want {EXIT_FAILED})"
+                   + (f", output lacks {missing}" if missing else "")
+                   + f"; see {log}")
+    summary.add("failure-demos", c, f"{len(names)} broken kernel(s)")
+    return finish(summary, "make demo-failures (each must be caught)")
+
+
 def main(argv):
     if len(argv) != 1:
         say(__doc__)
@@ -263,7 +310,8 @@ def main(argv):
             return finish(summary, "harness self-tests")
         handlers = {"check": cmd_check, "run": cmd_run, "base-run":
                     cmd_run_base, "shell": cmd_shell, "build": cmd_build,
-                    "bisect": cmd_bisect, "bench": bench.cmd_bench}
+                    "bisect": cmd_bisect, "bench": bench.cmd_bench,
+                    "demo-failures": cmd_demo_failures}
         if cmd not in handlers:
             raise HarnessError(f"unknown command {cmd!r}")
         return handlers[cmd]()

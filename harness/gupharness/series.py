@@ -106,11 +106,15 @@ def _am_failure(output, patches, where):
             f"{name}, file {detail}\n{tail}")
 
 
-def apply_series(worktree, base_rev, patches, where):
-    """Reset worktree to base_rev and git am the series. Returns HEAD."""
+def apply_series(worktree, base_rev, patches, where, scratch=True):
+    """Reset worktree to base_rev and git am the series. Returns HEAD.
+    A scratch worktree is cleaned of ignored files too (Debian's top-level
+    .gitignore ignores everything, so a file a previous series created
+    would otherwise survive and make `git am` fail)."""
     run(["git", "-C", worktree, "am", "--abort"], check=False, capture=True)
     run(["git", "-C", worktree, "checkout", "-q", "-f", "--detach", base_rev])
-    run(["git", "-C", worktree, "clean", "-q", "-f", "-d"])
+    run(["git", "-C", worktree, "clean", "-q", "-f", "-d"]
+        + (["-x"] if scratch else []))
     if patches:
         proc = run(["git", "-C", worktree, "-c", "commit.gpgsign=false",
                     "am", "-q", "--no-3way", "--keep-cr", *patches],
@@ -122,10 +126,22 @@ def apply_series(worktree, base_rev, patches, where):
     return out(["git", "-C", worktree, "rev-parse", "HEAD"])
 
 
+_APPLIED = {}
+
+
 def applied(tree):
     """base + series, as a commit in tree.repo (built in a scratch worktree
-    so that the build worktree only sees files that really changed)."""
+    so that the build worktree only sees files that really changed).
+    Done once per harness run."""
     patches = read_series()
+    key = (tree.repo, tree.base_rev, tuple(
+        (p, os.path.getmtime(p), os.path.getsize(p)) for p in patches))
+    if key not in _APPLIED:
+        _APPLIED[key] = _apply_to_scratch(tree, patches)
+    return _APPLIED[key]
+
+
+def _apply_to_scratch(tree, patches):
     stage(f"series: git am {len(patches)} patch(es) onto {tree.label}")
     wt = ensure_worktree(tree.repo, os.path.join(tree.state_dir(), "applied"),
                          tree.base_rev)
@@ -169,11 +185,21 @@ def make_tree(tree, force=False):
     run(["git", "-C", path, "tag", "-f", "base", tree.base_rev], capture=True)
     run(["git", "-C", path, "checkout", "-q", "-f", "-B", "series",
          tree.base_rev])
-    head = apply_series(path, tree.base_rev, patches, tree.label)
+    head = apply_series(path, tree.base_rev, patches, tree.label,
+                        scratch=False)
     run(["git", "-C", path, "branch", "-q", "-f", "series", head])
     run(["git", "-C", path, "checkout", "-q", "series"])
     say(f"    tree/ is on branch 'series': base + {len(patches)} commit(s). "
         "Edit, commit (git commit -s), then `make export`.")
+
+
+def untracked_files(path):
+    """Files in tree/ that git does not track, ignored ones included:
+    Debian's top-level .gitignore ignores every new file (`git add -f`)."""
+    text = out(["git", "-C", path, "status", "--porcelain", "--ignored",
+                "--untracked-files=all"])
+    return [line[3:] for line in text.splitlines()
+            if line.startswith(("?? ", "!! "))]
 
 
 def _unexported(path, base_rev):
@@ -181,6 +207,9 @@ def _unexported(path, base_rev):
                   "--untracked-files=no"])
     if status:
         return "uncommitted changes"
+    new = untracked_files(path)
+    if new:
+        return f"files git does not track: {', '.join(new[:5])}"
     with tempfile.TemporaryDirectory() as tmp:
         _format_patch(path, base_rev, tmp)
         theirs = sorted(f for f in os.listdir(tmp) if f != COVER)
@@ -232,6 +261,12 @@ def export(tree):
     if status:
         raise HarnessError("tree/ has uncommitted changes; commit them first:"
                            f"\n{status}")
+    new = untracked_files(src)
+    if new:
+        raise HarnessError(
+            "tree/ has files git does not track (Debian's top-level "
+            ".gitignore ignores every new file: `git add -f` them, or delete "
+            "them):\n    " + "\n    ".join(new[:20]))
     try:
         run(["git", "-C", src, "merge-base", "--is-ancestor", tree.base_rev,
              "HEAD"], capture=True)

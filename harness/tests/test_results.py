@@ -147,7 +147,11 @@ class ConsoleTest(unittest.TestCase):
         lines = results.console_lines(
             "[    0.1] x86/fpu: Supporting XSAVE feature 0x001\n"
             "[    0.2] Spectre V2 : Mitigation: Retpolines\n"
-            "[    0.3] gupharness: init started\n")
+            "[    0.3] gupharness: init started\n"
+            "[    0.4] gupharness: suite-begin gup_test\n"
+            "[    0.5] page: refcount:1 mapcount:1 mapping:0 index:0x0\n"
+            "[    0.6] page dumped because: gup_test: dump_pages() test\n"
+            "[    0.7] gupharness: suite-end gup_test rc=0\n")
         splats, init = results.scan_console(lines)
         self.assertEqual(splats, {})
         self.assertTrue(init)

@@ -37,6 +37,8 @@ def toy_kernel(path):
     """A tiny 'kernel' repository with the files the checks look for."""
     os.makedirs(path)
     git(path, "init", "-q", "-b", "master")
+    # like Debian's linux-source tree: everything at the top level ignored
+    write(os.path.join(path, ".gitignore"), "/*\n!/debian/\n")
     write(os.path.join(path, "Makefile"), "VERSION = 6\n")
     write(os.path.join(path, "README"), "Linux kernel\n")
     write(os.path.join(path, "mm/gup.c"),
@@ -44,7 +46,7 @@ def toy_kernel(path):
     write(os.path.join(path, "include/linux/mm.h"), "#define MM 1\n")
     write(os.path.join(path, "scripts/x.sh"), "#!/bin/sh\necho x\n")
     os.chmod(os.path.join(path, "scripts/x.sh"), 0o755)
-    git(path, "add", "-A")
+    git(path, "add", "-A", "-f")
     git(path, "commit", "-q", "-m", "base")
     return git(path, "rev-parse", "HEAD").strip()
 
@@ -85,7 +87,7 @@ class SeriesWorkflowTest(unittest.TestCase):
                 git(t, "rm", "-q", path)
             else:
                 write(os.path.join(t, path), text)
-                git(t, "add", path)
+                git(t, "add", "-f", path)
         git(t, "commit", "-q", "-s", "-m", msg)
 
     def _fill_cover(self):
@@ -140,6 +142,16 @@ class SeriesWorkflowTest(unittest.TestCase):
         self.assertIn("Why the toy series.", cover)
         checks = self._checks()
         self.assertTrue(all(checks.values()), checks)
+
+    def test_export_refuses_new_files_git_ignores(self):
+        series.make_tree(self.tree)
+        write(os.path.join(series.tree_dir(), "mm/forgotten.c"), "int x;\n")
+        with self.assertRaises(HarnessError) as cm:
+            series.export(self.tree)
+        self.assertIn("mm/forgotten.c", str(cm.exception))
+        self.assertIn("git add -f", str(cm.exception))
+        with self.assertRaises(HarnessError):
+            series.make_tree(self.tree)
 
     def test_tree_refuses_to_drop_unexported_work(self):
         series.make_tree(self.tree)
@@ -207,7 +219,7 @@ class UserTreeTest(unittest.TestCase):
         toy_kernel(user)
         git(user, "checkout", "-q", "-b", "my-work")
         write(os.path.join(user, "mm/gup.c"), "int staged;\n")
-        git(user, "add", "mm/gup.c")
+        git(user, "add", "-f", "mm/gup.c")
         write(os.path.join(user, "README"), "edited, not staged\n")
         write(os.path.join(user, "untracked.txt"), "mine\n")
         before = self._state(user)
@@ -218,7 +230,7 @@ class UserTreeTest(unittest.TestCase):
         scratch = os.path.join(self.tmp, "scratch")
         subprocess.run(["git", "clone", "-q", user, scratch], check=True)
         write(os.path.join(scratch, "mm/extra.c"), "int extra;\n")
-        git(scratch, "add", "mm/extra.c")
+        git(scratch, "add", "-f", "mm/extra.c")
         git(scratch, "commit", "-q", "-m", "mm: extra")
         git(scratch, "format-patch", "-q", "-o", pdir, "HEAD~1")
         write(os.path.join(pdir, "series"), "0001-mm-extra.patch\n")

@@ -10,8 +10,8 @@ import shutil
 import subprocess
 import tempfile
 
-from .util import (HarnessError, cache_dir, env, out, read, run, run_logged,
-                   say, sha256_file, stage, warn_loud, write)
+from .util import (HarnessError, cache_dir, caller_path, env, out, read,
+                   run, say, sha256_file, stage, warn_loud, write)
 
 PACKAGE = "linux-source-6.12"
 PINNED_VERSION = "6.12.117-1~deb12u1"
@@ -190,7 +190,7 @@ def user_tree(ksrc):
     """The user's kernel tree, KSRC=path: clone it with --shared into the
     cache (the user's checkout, branch, index and refs are only read) and use
     its HEAD commit as the base."""
-    path = os.path.abspath(os.path.expanduser(ksrc))
+    path = caller_path(ksrc)
     if not os.path.isdir(path):
         raise HarnessError(f"KSRC={ksrc}: no such directory")
     try:
@@ -203,8 +203,10 @@ def user_tree(ksrc):
             not os.path.isfile(os.path.join(top, "mm", "gup.c")):
         raise HarnessError(f"KSRC={ksrc} does not look like a Linux tree "
                            "(no Makefile or mm/gup.c at its top)")
-    dirty = out(["git", "-C", top, "status", "--porcelain",
-                 "--untracked-files=no"])
+    # --no-optional-locks: a plain `git status` would refresh (write) the
+    # user's index
+    dirty = out(["git", "--no-optional-locks", "-C", top, "status",
+                 "--porcelain", "--untracked-files=no"])
     describe = out(["git", "-C", top, "log", "-1", "--format=%h %s", head])
     if dirty:
         warn_loud(f"KSRC={top} has uncommitted changes; they are ignored: "

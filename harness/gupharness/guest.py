@@ -263,11 +263,14 @@ def boot(kernel, initrd, suites, outdir, label, extra_append=""):
     # 2 MiB hugetlb pages reserved at boot: run_vmtests.sh gives back what
     # it reserved itself before `cow` runs, so without these cow's hugetlb
     # cases (the vmsplice ones among them) would only skip.
+    # ignore_loglevel comes after APPEND: a `quiet` there must not hide the
+    # WARN splats (and the suite markers) the harness reads.
     append = ("console=ttyS0,115200 panic=-1 printk.time=1 "
-              "hung_task_timeout_secs=60 "
+              "sysctl.kernel.hung_task_timeout_secs=30 "
               f"hugepages={env_int('HUGEPAGES', 160)} "
               f"gupharness.suites={','.join(names) or '-'} "
-              + env("APPEND", "") + " " + extra_append).strip()
+              + env("APPEND", "") + " " + extra_append
+              + " ignore_loglevel").strip()
     cmd, accel, why = qemu_cmd(kernel, initrd, append, console, tests)
     boot_timeout = env_int("BOOT_TIMEOUT", 300)
     guest_timeout = env_int("GUEST_TIMEOUT",

@@ -13,8 +13,8 @@ import unittest
 
 from . import base, bench, guest, kbuild, lint, results, series
 from .results import Counts, Summary
-from .util import (EXIT_FAILED, EXIT_OK, HarnessError, TestFailure, die, env,
-                   repo_root, say, stage)
+from .util import (EXIT_FAILED, EXIT_OK, HarnessError, TestFailure,
+                   cache_dir, die, env, repo_root, say, stage)
 
 OUT = os.path.join(repo_root(), "out")
 
@@ -66,6 +66,11 @@ def evaluate(g, suites, summary, label=""):
         c = rows[s.name]
         summary.add(pre + s.name, c,
                     "KUnit" if s.kunit else _pins_note(tsuites.get(s.name)))
+    other = kcounts[None]
+    if extra or other.total:
+        summary.add(pre + "kunit-other", other,
+                    "KUnit suites not in harness/suites: "
+                    + (", ".join(extra) or "none"))
     summary.add(pre + "kernel", kernel,
                 f"boot to init {g.boot_seconds:.1f}s, run {g.seconds:.0f}s"
                 if g.boot_seconds is not None else "")
@@ -79,9 +84,6 @@ def evaluate(g, suites, summary, label=""):
         pins.passed += 1
     summary.add(pre + "pin-balance", pins,
                 f"acquired {vmstat[0]} released {vmstat[1]}" if vmstat else "")
-    if extra:
-        say(f"    (other KUnit suites in the log, not counted: "
-            f"{', '.join(extra)})")
     if g.ended != "done":
         say(f"\n    guest {g.ended}: {g.detail}\n    last console lines "
             f"({g.console}):")
@@ -132,7 +134,9 @@ def harness_selftests(summary):
 
 
 def verify_rows(summary):
-    tree = base.get_tree()
+    # patches/ and the copies are defined against the Debian base, also when
+    # the tests run on a KSRC= tree
+    tree = base.debian_base()
     res = series.verify(tree)
     c = Counts()
     for name, ok, detail in res:
@@ -256,10 +260,14 @@ def cmd_demo_failures():
             for line in open(envfile).read().split():
                 k, _, v = line.partition("=")
                 environ[k] = v
+        target = "run"
+        tfile = os.path.join(d, "target")
+        if os.path.isfile(tfile):
+            target = open(tfile).read().strip()
         log = os.path.join(OUT, f"demo-{name}.log")
         os.makedirs(OUT, exist_ok=True)
         with open(log, "w") as fh:
-            rc = subprocess.call([sys.executable, "-m", "gupharness", "run"],
+            rc = subprocess.call([sys.executable, "-m", "gupharness", target],
                                  cwd=os.path.join(repo_root(), "harness"),
                                  env=environ, stdout=fh,
                                  stderr=subprocess.STDOUT)
@@ -279,12 +287,40 @@ def cmd_demo_failures():
     return finish(summary, "make demo-failures (each must be caught)")
 
 
+def _lock_cache():
+    """One harness run at a time per cache: runs share worktrees. Children
+    of a run (the failure demos) inherit the lock."""
+    import fcntl
+    if os.environ.get("GUPHARNESS_LOCK_HELD") == "1":
+        return None
+    fh = open(os.path.join(cache_dir(), "lock"), "w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        say(f"    another harness run is using {cache_dir()}; waiting for it")
+        fcntl.flock(fh, fcntl.LOCK_EX)
+    os.environ["GUPHARNESS_LOCK_HELD"] = "1"
+    return fh
+
+
+def _terminate(signum, frame):
+    # CI cancelling or `timeout make`: unwind so that QEMU is killed in
+    # guest.boot()'s finally clause
+    raise KeyboardInterrupt
+
+
 def main(argv):
+    import signal
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
     if len(argv) != 1:
         say(__doc__)
         return 2
     cmd = argv[0]
+    lock = None
     try:
+        if cmd not in ("selftest",):
+            lock = _lock_cache()
         if cmd == "base":
             t = base.get_tree()
             say(f"base: {t.label}\n  repo {t.repo}\n  commit {t.base_rev}")
@@ -297,7 +333,7 @@ def main(argv):
             series.report_verify(series.verify(base.debian_base()))
             return EXIT_OK
         if cmd == "verify":
-            series.report_verify(series.verify(base.get_tree()))
+            series.report_verify(series.verify(base.debian_base()))
             say("verify: ok")
             return EXIT_OK
         if cmd == "lint":
@@ -319,3 +355,10 @@ def main(argv):
         return die(e)
     except KeyboardInterrupt:
         return die(HarnessError("interrupted"))
+    except Exception as e:      # a harness bug: say so, never exit 1
+        import traceback
+        traceback.print_exc()
+        return die(HarnessError(f"internal error: {e!r}"))
+    finally:
+        if lock is not None:
+            lock.close()

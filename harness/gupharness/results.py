@@ -139,6 +139,10 @@ SPLATS = [
     ("RCU stall", re.compile(r"rcu: INFO: .*detected stall|"
                              r"self-detected stall on CPU")),
     ("hung task", re.compile(r"INFO: task .* blocked for more than")),
+    ("lockup", re.compile(r"Watchdog detected hard LOCKUP")),
+    # lost console output may have held a splat
+    ("printk drop", re.compile(r"printk messages dropped|"
+                               r"\*\* \d+ printk messages dropped")),
 ]
 # Not splats: dump_page()'s "page dumped because:" alone (gup_test's
 # DUMP_USER_PAGES_TEST prints it on purpose); the real page bugs print
@@ -182,8 +186,12 @@ def scan_console(lines):
             continue
         for kind, pat in SPLATS:
             if pat.search(line):
+                found = splats.setdefault(segment, [])
                 if kind == "panic" or i - last_hdr > SPLAT_MERGE_LINES:
-                    splats.setdefault(segment, []).append((kind, line.strip()))
+                    found.append((kind, line.strip()))
+                elif found and "cut here" in found[-1][1]:
+                    # the line after "cut here" says what it is
+                    found[-1] = (kind, line.strip())
                 last_hdr = i
                 break
     return splats, init_started
@@ -203,7 +211,8 @@ def kunit_section(lines):
 # ---------------------------------------------------------------- test log
 
 SUITE_BEGIN = re.compile(r"^### suite-begin (\S+)")
-SUITE_END = re.compile(r"^### suite-end (\S+) rc=(-?\d+) pins=(-?\d+)/(-?\d+)")
+SUITE_END = re.compile(r"^### suite-end (\S+) rc=(-?\d+) pins=(-?\d+)/(-?\d+)"
+                       r"(?: taint=(\d+)/(\d+))?")
 VMSTAT = re.compile(r"^### vmstat nr_foll_pin_acquired=(\d+) "
                     r"nr_foll_pin_released=(\d+)")
 
@@ -228,6 +237,8 @@ def split_testlog(text):
                                   {"lines": [], "rc": None, "pins": None})
             s["rc"] = int(m.group(2))
             s["pins"] = (int(m.group(3)), int(m.group(4)))
+            if m.group(5) is not None:
+                s["taint"] = (int(m.group(5)), int(m.group(6)))
             current = None
             continue
         m = VMSTAT.match(line)
@@ -255,10 +266,14 @@ def evaluate_suite(name, info):
         c.fail(f"{name}: never started")
         return c
     c = count_level(parse_tap(info["lines"]), "")
+    if c.passed + c.xfail == 0 and c.failed == 0:
+        # a misspelt category, an early `exit $ksft_skip`, everything
+        # skipped: a suite that tested nothing has not passed
+        c.fail(f"{name}: no test ran and passed ({c.skipped} skipped)")
     if info["rc"] is None:
         c.fail(f"{name}: did not finish (guest died or hung in it)")
     elif info["rc"] == 137:
-        c.fail(f"{name}: killed by its timeout")
+        c.fail(f"{name}: SIGKILLed (its timeout, or the OOM killer)")
     elif info["rc"] == 127:
         c.fail(f"{name}: command not found")
     elif info["rc"] not in OK_RCS and c.failed == 0:
@@ -267,11 +282,26 @@ def evaluate_suite(name, info):
         a, r = info["pins"]
         c.fail(f"{name}: pin leak: {a} pins acquired, {r} released "
                f"({a - r:+d})")
+    if info.get("taint") and info["taint"][0] != info["taint"][1]:
+        t0, t1 = info["taint"]
+        c.fail(f"{name}: the kernel became tainted ({t0} -> {t1}: "
+               f"{taint_flags(t1 & ~t0)})")
     return c
 
 
+# /proc/sys/kernel/tainted bits (Documentation/admin-guide/tainted-kernels)
+TAINT_LETTERS = "PFSRMBUDAWCIOELKXTN"
+
+
+def taint_flags(bits):
+    return "".join(ch for i, ch in enumerate(TAINT_LETTERS)
+                   if bits & (1 << i)) or "-"
+
+
 def evaluate_kunit(suite_names, lines):
-    """Counts per expected KUnit suite from the boot console."""
+    """Counts per expected KUnit suite from the boot console, and one more
+    entry (key None) for every other suite in the boot KTAP plus the
+    top-level plan: a failure anywhere in KUnit's output is a failure."""
     level = parse_tap(kunit_section(lines))
     by_name = {r.name: r for r in level.results}
     out = {}
@@ -284,8 +314,18 @@ def evaluate_kunit(suite_names, lines):
             one = Level()
             one.results = [r]
             c = count_level(one, "")
+            if c.passed + c.xfail == 0 and c.failed == 0:
+                c.fail(f"{name}: no KUnit test ran and passed")
         out[name] = c
     extra = sorted(set(by_name) - set(suite_names))
+    rest = Level()
+    rest.results = [r for r in level.results if r.name in extra]
+    rest.orphans = level.orphans
+    other = count_level(rest, "")
+    if level.plan is not None and len(level.results) < level.plan:
+        other.fail(f"KUnit planned {level.plan} suites, "
+                   f"{len(level.results)} reported")
+    out[None] = other
     return out, extra
 
 
@@ -318,7 +358,8 @@ class Summary:
         lines.append("-" * len(head))
         lines.append(f"{'total':<{w}}  {t.passed:>6} {t.failed:>5} "
                      f"{t.skipped:>5} {t.xfail:>5}")
-        notes = [n for _, c, _ in self.rows for n in c.notes]
+        notes = [f"[{name}] {n}" for name, c, _ in self.rows
+                 for n in c.notes]
         if notes:
             lines.append("")
             lines.append("failures:")

@@ -10,8 +10,8 @@ import stat
 import subprocess
 import tempfile
 
-from .util import (HarnessError, TestFailure, out, repo_root, run, say,
-                   stage)
+from .util import (HarnessError, TestFailure, caller_path, out, repo_root,
+                   run, say, stage)
 
 COVER = "0000-cover-letter.patch"
 # Top-level names of this repository that are its own, not kernel paths.
@@ -27,9 +27,10 @@ def project_root():
 def patches_dir():
     override = os.environ.get("PATCHES")
     if override:
-        if not os.path.isdir(override):
+        path = caller_path(override)
+        if not os.path.isdir(path):
             raise HarnessError(f"PATCHES={override}: no such directory")
-        return os.path.abspath(override)
+        return path
     return os.path.join(project_root(), "patches")
 
 
@@ -73,10 +74,18 @@ def git_identity():
             val = out(["git", "config", key])
         except HarnessError:
             val = ""
-        if not val:
-            ident[var] = "gup-harness" if key == "user.name" \
-                else "gup-harness@localhost"
+        ident[var] = val or ("gup-harness" if key == "user.name"
+                             else "gup-harness@localhost")
     return ident
+
+
+def pristine_git():
+    """Environment for git am / format-patch that ignores the machine's git
+    configuration (format.signOff, diff.noprefix, am.messageid...), so that
+    export and verify write and expect the same bytes everywhere."""
+    env = git_identity()
+    env.update(GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
+    return env
 
 
 def ensure_worktree(repo, path, rev):
@@ -101,7 +110,12 @@ def _am_failure(output, patches, where):
         re.findall(r"error: (\S+): (?:does not exist in index|"
                    r"already exists in index|No such file)", output)
     detail = files[0] if files else "(see git am output below)"
-    tail = "\n".join("    " + line for line in output.strip().splitlines()[-12:])
+    # git am's advice on --continue/--skip/--abort does not apply: the
+    # harness has already aborted
+    keep = [line for line in output.strip().splitlines()
+            if not line.startswith(("hint:", "When you have", "If you prefer",
+                                    "To restore"))]
+    tail = "\n".join("    " + line for line in keep[-12:])
     return (f"the series does not apply to {where}: first failing patch "
             f"{name}, file {detail}\n{tail}")
 
@@ -118,7 +132,7 @@ def apply_series(worktree, base_rev, patches, where, scratch=True):
     if patches:
         proc = run(["git", "-C", worktree, "-c", "commit.gpgsign=false",
                     "am", "-q", "--no-3way", "--keep-cr", *patches],
-                   check=False, capture=True, env_extra=git_identity())
+                   check=False, capture=True, env_extra=pristine_git())
         if proc.returncode != 0:
             run(["git", "-C", worktree, "am", "--abort"], check=False,
                 capture=True)
@@ -232,8 +246,9 @@ def _format_patch(src, base_rev, outdir):
     if count == 0:
         return 0
     run(["git", "-C", src, "format-patch", "-q", "--cover-letter",
-         "--zero-commit", "--no-signature", f"--base={base_rev}",
-         "-o", outdir, f"{base_rev}..HEAD"])
+         "--zero-commit", "--no-signature", "--abbrev=12",
+         f"--base={base_rev}", "-o", outdir, f"{base_rev}..HEAD"],
+        env_extra=pristine_git())
     return count
 
 
@@ -395,6 +410,17 @@ def _prune_empty_dirs(repo, rev):
 
 # -------------------------------------------------------------- make verify
 
+def _cover_skeleton(text):
+    """The parts of a cover letter that git writes: everything but its Date,
+    subject text and blurb."""
+    head, _, body = text.partition("\n\n")
+    head = re.sub(r"^Date: .*$", "Date:", head, flags=re.M)
+    head = re.sub(r"^(Subject: \[PATCH[^\]]*\]).*(?:\n [^\n]*)*",
+                  r"\1", head, flags=re.M)
+    m = re.search(r"^\S.* \(\d+\):$", body, re.M)
+    return head + "\n\n" + (body[m.start():] if m else "")
+
+
 def verify(tree):
     """The series applies with git am, patches/ is what format-patch writes,
     and every post-series copy equals base + series. Returns a list of
@@ -419,6 +445,9 @@ def verify(tree):
         diffs += [n for n in listed if n not in regenerated]
         results.append(("patches/ is git format-patch output", not diffs,
                         ", ".join(diffs) or "round trip identical"))
+        regen_cover = os.path.join(tmp, COVER)
+        regen_cover = open(regen_cover).read() \
+            if os.path.isfile(regen_cover) else ""
     cover = os.path.join(patches_dir(), COVER)
     if patches:
         text = open(cover).read() if os.path.isfile(cover) else ""
@@ -428,7 +457,11 @@ def verify(tree):
         for marker in ("*** SUBJECT HERE ***", "*** BLURB HERE ***"):
             if marker in text:
                 problems.append(f"still has {marker}")
-        results.append(("cover letter filled in", not problems,
+        if text and not problems and \
+                _cover_skeleton(text) != _cover_skeleton(regen_cover):
+            problems.append("its headers, shortlog or diffstat do not match "
+                            "the patches (run `make export`)")
+        results.append(("cover letter filled in and current", not problems,
                         ", ".join(problems) or COVER))
     else:
         results.append(("no cover letter without patches",

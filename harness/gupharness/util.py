@@ -46,8 +46,15 @@ def env_int(name, default):
         raise HarnessError(f"{name}={val!r} is not a whole number")
 
 
+def caller_path(path):
+    """A path the user gave (KSRC=, PATCHES=, CACHE=...), relative to where
+    they ran make or harness/gup, not to harness/."""
+    base = os.environ.get("GUP_CALLER_PWD") or os.getcwd()
+    return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
+
+
 def cache_dir():
-    base = env("CACHE") or os.path.join(
+    base = (caller_path(env("CACHE")) if env("CACHE") else None) or os.path.join(
         env("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "gup-series")
     os.makedirs(base, exist_ok=True)
     return os.path.abspath(base)
@@ -177,7 +184,7 @@ def sha256_text(*parts):
 
 def read(path, default=None):
     try:
-        with open(path) as f:
+        with open(path, errors="replace") as f:
             return f.read()
     except FileNotFoundError:
         return default

@@ -131,6 +131,7 @@ class ConsoleTest(unittest.TestCase):
         splats, init = results.scan_console(lines)
         self.assertTrue(init)
         self.assertEqual([k for k, _ in splats["cow"]], ["WARNING"])
+        self.assertIn("at mm/gup.c:123", splats["cow"][0][1])
         # "BUG: Bad page state" and "page dumped" are one splat
         self.assertEqual([k for k, _ in splats["gup_test"]], ["BUG"])
         self.assertEqual([k for k, _ in splats["init"]], ["RCU stall"])
@@ -142,6 +143,20 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(counts["gup_rules"].passed, 1)
         self.assertEqual(counts["missing"].failed, 1)
         self.assertEqual(extra, [])
+
+    def test_unlisted_kunit_failure_and_unmet_plan_count(self):
+        lines = results.console_lines(
+            "[    1.0] KTAP version 1\n[    1.0] 1..3\n"
+            "[    1.1]     # Subtest: listed\n[    1.1]     1..1\n"
+            "[    1.1]     ok 1 a\n[    1.1] ok 1 listed\n"
+            "[    1.2]     # Subtest: other\n[    1.2]     1..1\n"
+            "[    1.2]     not ok 1 b\n[    1.2] not ok 2 other\n"
+            "[    1.3] gupharness: init started\n")
+        counts, extra = results.evaluate_kunit(["listed"], lines)
+        self.assertEqual(counts["listed"].passed, 1)
+        self.assertEqual(extra, ["other"])
+        # "other" failed, and the plan said 3 suites but 2 reported
+        self.assertEqual(counts[None].failed, 2)
 
     def test_clean_boot_has_no_splats(self):
         lines = results.console_lines(
@@ -176,7 +191,7 @@ TAP version 13\r
 # ok 1 a\r
 ok 1 cow\r
 1..1\r
-### suite-end cow rc=0 pins=10/10\r
+### suite-end cow rc=0 pins=10/10 taint=0/0\r
 ### suite-begin leaky\r
 TAP version 13\r
 ok 1 x\r
@@ -218,6 +233,21 @@ class TestLogTest(unittest.TestCase):
     def test_unfinished_suite_fails(self):
         c = results.evaluate_suite("crashed", self.suites["crashed"])
         self.assertIn("did not finish", " ".join(c.notes))
+
+    def test_suite_with_no_results_fails(self):
+        for lines, rc in ((["TAP version 13", "1..0"], 0),
+                          (["Please run this test as root"], 4),
+                          (["1..1", "ok 1 x # SKIP no debugfs"], 4)):
+            c = results.evaluate_suite("empty", {"lines": lines, "rc": rc,
+                                                 "pins": (0, 0)})
+            self.assertGreaterEqual(c.failed, 1, lines)
+
+    def test_new_taint_fails_the_suite(self):
+        c = results.evaluate_suite("t", {"lines": ["1..1", "ok 1 a"],
+                                         "rc": 0, "pins": (0, 0),
+                                         "taint": (0, 512)})
+        self.assertEqual(c.failed, 1)
+        self.assertIn("W", c.notes[0])
 
     def test_missing_suite_fails(self):
         c = results.evaluate_suite("ghost", None)

@@ -118,7 +118,7 @@ class SeriesWorkflowTest(unittest.TestCase):
             self.assertEqual(f.read(), "int new;\n")
         self.assertFalse(os.path.exists(os.path.join(self.proj, "scripts")))
         checks = self._checks()
-        self.assertFalse(checks["cover letter filled in"])
+        self.assertFalse(checks["cover letter filled in and current"])
         self._fill_cover()
         checks = self._checks()
         self.assertTrue(all(checks.values()), checks)
@@ -133,6 +133,14 @@ class SeriesWorkflowTest(unittest.TestCase):
         write(os.path.join(self.proj, "include/linux/mm.h"), "#define MM 1\n")
         self.assertFalse(self._checks()["no stale copies"])
         os.unlink(os.path.join(self.proj, "include/linux/mm.h"))
+
+        # a cover letter whose shortlog no longer matches the patches
+        series.export(self.tree)
+        cover_path = os.path.join(self.proj, "patches", series.COVER)
+        good = read(cover_path)
+        write(cover_path, good.replace("(2):", "(3):"))
+        self.assertFalse(self._checks()["cover letter filled in and current"])
+        write(cover_path, good)
 
         # re-export keeps the cover letter text and drops nothing else
         self._commit_in_tree("mm: third", {"mm/new.c": "int newer;\n"})

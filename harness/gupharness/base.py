@@ -213,6 +213,13 @@ def user_tree(ksrc):
                   f"the series is applied onto its HEAD commit ({describe})")
     key = re.sub(r"[^A-Za-z0-9]+", "_", top).strip("_")
     repo = os.path.join(cache_dir(), "ksrc", key)
+    if os.path.isdir(os.path.join(repo, ".git")) and run(
+            ["git", "-C", repo, "cat-file", "-e", f"{head}^{{tree}}"],
+            check=False, capture=True).returncode != 0:
+        # the user gc'd objects our --shared clone relied on: start over
+        say("    the cached clone of KSRC lost objects; cloning it again")
+        shutil.rmtree(repo)
+        shutil.rmtree(repo + ".gupharness", ignore_errors=True)
     if not os.path.isdir(os.path.join(repo, ".git")):
         stage(f"user tree: cloning {top} (--shared, read-only use)")
         os.makedirs(os.path.dirname(repo), exist_ok=True)

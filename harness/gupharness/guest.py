@@ -250,6 +250,20 @@ class GuestRun:
         return self.console_text().replace("\r", "").splitlines()[-n:]
 
 
+def clock_args(accel):
+    """Under TCG the guest TSC ticks at the host's rate, but calibrating it
+    against the emulated PIT fails whenever the host is busy, and then the
+    kernel falls back to jiffies (4 ms steps at HZ=250): every timing a test
+    prints becomes worthless. So: state the frequency (tsc_early_khz, from
+    the host's /proc/cpuinfo) and keep the watchdog off it (tsc=reliable)."""
+    if accel != "tcg":
+        return ""
+    m = re.search(r"^cpu MHz\s*:\s*([\d.]+)", read("/proc/cpuinfo") or "",
+                  re.M)
+    khz = f" tsc_early_khz={int(float(m.group(1)) * 1000)}" if m else ""
+    return "tsc=reliable" + khz
+
+
 def boot(kernel, initrd, suites, outdir, label, extra_append=""):
     """Boot the kernel, run the (non-KUnit) suites, return a GuestRun."""
     os.makedirs(outdir, exist_ok=True)
@@ -266,6 +280,7 @@ def boot(kernel, initrd, suites, outdir, label, extra_append=""):
     # ignore_loglevel comes after APPEND: a `quiet` there must not hide the
     # WARN splats (and the suite markers) the harness reads.
     append = ("console=ttyS0,115200 panic=-1 printk.time=1 "
+              f"{clock_args(choose_accel()[0])} "
               "sysctl.kernel.hung_task_timeout_secs=30 "
               f"hugepages={env_int('HUGEPAGES', 160)} "
               f"gupharness.suites={','.join(names) or '-'} "
@@ -358,6 +373,7 @@ def _progress(ctext, ttext, names, g):
 
 def shell(kernel, initrd):
     append = ("console=ttyS0,115200 panic=-1 printk.time=1 "
+              f"{clock_args(choose_accel()[0])} "
               "gupharness.mode=shell " + env("APPEND", "")).strip()
     cmd, accel, why = qemu_cmd(kernel, initrd, append, None, None,
                                interactive=True)

@@ -267,10 +267,16 @@ def cmd_demo_failures():
         log = os.path.join(OUT, f"demo-{name}.log")
         os.makedirs(OUT, exist_ok=True)
         with open(log, "w") as fh:
-            rc = subprocess.call([sys.executable, "-m", "gupharness", target],
-                                 cwd=os.path.join(repo_root(), "harness"),
-                                 env=environ, stdout=fh,
-                                 stderr=subprocess.STDOUT)
+            child = subprocess.Popen(
+                [sys.executable, "-m", "gupharness", target],
+                cwd=os.path.join(repo_root(), "harness"), env=environ,
+                stdout=fh, stderr=subprocess.STDOUT)
+            try:
+                rc = child.wait()
+            except BaseException:
+                child.terminate()   # SIGTERM: it kills its QEMU and exits
+                child.wait()
+                raise
         text = open(log).read()
         missing = [pat for pat in open(os.path.join(d, "expect")).read()
                    .splitlines() if pat and not re.search(pat, text)]

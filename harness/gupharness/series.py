@@ -346,6 +346,10 @@ def kernel_roots(repo, rev):
 
 
 def _check_representable(touched):
+    sub = [p for p, (_, mode) in touched.items() if mode == "160000"]
+    if sub:
+        raise HarnessError("the series changes submodules, which cannot be "
+                           "kept as files here: " + ", ".join(sub))
     bad = [p for p in touched if p.split("/")[0] in PROJECT_OWN]
     if bad:
         raise HarnessError("the series touches files that collide with this "
@@ -357,12 +361,15 @@ def _refresh_copies(src, touched):
     root = project_root()
     for path, (status, mode) in sorted(touched.items()):
         dest = os.path.join(root, path)
+        if os.path.lexists(dest):
+            os.unlink(dest)
         if status == "D":
-            if os.path.lexists(dest):
-                os.unlink(dest)
             continue
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         blob = out(["git", "-C", src, "rev-parse", f"HEAD:{path}"])
+        if mode == "120000":
+            os.symlink(_cat_blob(src, blob).decode(), dest)
+            continue
         with open(dest, "wb") as f:
             f.write(_cat_blob(src, blob))
         os.chmod(dest, 0o755 if mode == "100755" else 0o644)
@@ -481,10 +488,15 @@ def verify(tree):
             if os.path.lexists(dest):
                 mismatched.append(f"{path} (deleted by the series)")
             continue
-        if not os.path.isfile(dest):
+        blob = out(["git", "-C", wt, "rev-parse", f"{head}:{path}"])
+        if mode == "120000":
+            if not os.path.islink(dest) or \
+                    os.readlink(dest) != _cat_blob(wt, blob).decode():
+                mismatched.append(f"{path} (symlink)")
+            continue
+        if not os.path.isfile(dest) or os.path.islink(dest):
             mismatched.append(f"{path} (missing)")
             continue
-        blob = out(["git", "-C", wt, "rev-parse", f"{head}:{path}"])
         with open(dest, "rb") as f:
             if f.read() != _cat_blob(wt, blob):
                 mismatched.append(f"{path} (content)")

@@ -1,0 +1,34 @@
+"""make bench: gup_test timing lines to medians, spread and ratio."""
+
+import unittest
+
+from gupharness import bench
+
+
+class BenchTest(unittest.TestCase):
+    def test_parse_and_table(self):
+        base = "\n".join(f"BENCH uT1 {100 + i} 5" for i in range(10)) + \
+            "\nnoise\nBENCH aT512 40 4\r\n"
+        patched = "\n".join(f"BENCH uT1 {110 + i} 5" for i in range(10))
+        res = {"base": bench.parse(base), "patched": bench.parse(patched)}
+        self.assertEqual(len(res["base"]["uT1"]), 10)
+        self.assertEqual(res["base"]["aT512"], [(40, 4)])
+        text = bench.table(res)
+        row = [line for line in text.splitlines()
+               if line.startswith("GUP_FAST")][0]
+        # medians 104.5 and 114.5: ratio 1.096
+        self.assertIn("1.096", row)
+        self.assertIn("4K", row)
+        self.assertIn("n=1", row)
+        pin = [line for line in text.splitlines()
+               if line.startswith("PIN_FAST")][0]
+        self.assertIn(" - ", pin)      # no patched samples: no ratio
+
+    def test_stats(self):
+        med, spread = bench.stats([10, 10, 10, 10, 20])
+        self.assertEqual(med, 10)
+        self.assertGreaterEqual(spread, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -55,10 +55,16 @@ def _available_versions():
 
 
 def _newest(versions):
-    def key(v):
-        return [int(x) if x.isdigit() else x
-                for x in re.split(r"[.~+-]", v)]
-    return sorted(versions, key=key)[-1]
+    """Debian version order (dpkg --compare-versions), newest of the 6.12s."""
+    import functools
+    import subprocess
+
+    def cmp(a, b):
+        if a == b:
+            return 0
+        gt = subprocess.run(["dpkg", "--compare-versions", a, "gt", b])
+        return 1 if gt.returncode == 0 else -1
+    return sorted(versions, key=functools.cmp_to_key(cmp))[-1]
 
 
 def _download(version, dest):
@@ -104,8 +110,9 @@ def _unpack(deb, repo, version):
         maintainer = out(["dpkg-deb", "-f", deb, "Maintainer"])
         m = re.match(r"(.*?)\s*<(.*)>", maintainer)
         name, email = (m.group(1), m.group(2)) if m else (maintainer, "")
-        if os.path.exists(repo):
-            shutil.rmtree(repo)
+        for old in (repo, repo + ".gupharness"):    # and its worktrees
+            if os.path.exists(old):
+                shutil.rmtree(old)
         os.makedirs(repo)
         say("    unpacking (about 15 s)")
         run(["tar", "-x", "-J", "-f", tarball, "-C", repo,

@@ -311,18 +311,11 @@ def boot(kernel, initrd, suites, outdir, label, extra_append=""):
             if g.boot_seconds is None and "gupharness: init started" in ctext:
                 g.boot_seconds = now
             if "### done" in ttext:
-                # init powers off right after; give it a moment
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    pass
+                _let_exit(proc, 20)     # init reboots right after
                 g.ended = "done"
                 break
             if "Kernel panic - not syncing" in ctext:
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
+                _let_exit(proc, 5)      # the rest of the panic message
                 g.ended = "panic"
                 break
             if proc.poll() is not None:
@@ -353,6 +346,14 @@ def boot(kernel, initrd, suites, outdir, label, extra_append=""):
         + (f" (boot to init {g.boot_seconds:.1f}s)"
            if g.boot_seconds is not None else ""))
     return g
+
+
+def _let_exit(proc, seconds):
+    """Give QEMU a moment to finish by itself (it is killed afterwards)."""
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _progress(ctext, ttext, names, g):

@@ -90,7 +90,9 @@ def pristine_git():
 
 def ensure_worktree(repo, path, rev):
     """A detached worktree of repo at path (created once, reused)."""
-    if os.path.exists(os.path.join(path, ".git")):
+    if os.path.exists(os.path.join(path, ".git")) and run(
+            ["git", "-C", path, "rev-parse", "--git-dir"], check=False,
+            capture=True).returncode == 0:
         return path
     if os.path.exists(path):
         shutil.rmtree(path)

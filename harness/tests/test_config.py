@@ -106,3 +106,24 @@ class AccelTest(unittest.TestCase):
         os.environ["ACCEL"] = "xen"
         with self.assertRaises(HarnessError):
             guest.choose_accel("", False)
+
+
+class KunitconfigTest(unittest.TestCase):
+    def test_kunitconfig_has_every_series_kunit_option(self):
+        path = os.path.join(os.path.dirname(kbuild.CONFIG_DIR), "kunit",
+                            ".kunitconfig")
+        have = kbuild.parse_fragment(path)
+        self.assertEqual(have.get("CONFIG_KUNIT"), "y")
+        for opt, val in kbuild.parse_fragment(kbuild.SERIES_FRAGMENT).items():
+            self.assertEqual(have.get(opt), val, opt)
+
+
+class BaseVersionTest(unittest.TestCase):
+    def test_newest_uses_debian_version_order(self):
+        from gupharness import base
+        self.assertEqual(base._newest(["6.12.9-1", "6.12.117-1~deb12u1",
+                                       "6.12.115-2~deb12u1",
+                                       "6.12.117-1~deb12u1.1"]),
+                         "6.12.117-1~deb12u1.1")
+        self.assertEqual(base.tag_for("6.12.117-1~deb12u1"),
+                         "debian/6.12.117-1_deb12u1")

@@ -15,6 +15,18 @@ IDENT = {"GIT_AUTHOR_NAME": "Toy Author", "GIT_AUTHOR_EMAIL": "toy@example.org",
          "GIT_COMMITTER_EMAIL": "toy@example.org"}
 
 
+def set_env(test, **values):
+    """Set environment variables for one test (None unsets); restored after."""
+    for key, val in values.items():
+        test.addCleanup(
+            lambda k=key, v=os.environ.get(key):
+            os.environ.pop(k, None) if v is None else os.environ.update({k: v}))
+        if val is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = val
+
+
 def git(repo, *args, text=True):
     env = dict(os.environ, **IDENT)
     return subprocess.run(["git", "-C", repo, *args], check=True, env=env,
@@ -62,20 +74,8 @@ class SeriesWorkflowTest(unittest.TestCase):
         self.proj = os.path.join(self.tmp, "project")
         os.makedirs(os.path.join(self.proj, "patches"))
         write(os.path.join(self.proj, "patches", "series"), "# order\n")
-        self.env = {k: os.environ.get(k) for k in
-                    ("GUP_PROJECT_ROOT", "PATCHES", "CACHE", *IDENT)}
-        os.environ.update(IDENT)
-        os.environ["GUP_PROJECT_ROOT"] = self.proj
-        os.environ.pop("PATCHES", None)
-        os.environ["CACHE"] = os.path.join(self.tmp, "cache")
-        self.addCleanup(self._restore_env)
-
-    def _restore_env(self):
-        for k, v in self.env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        set_env(self, GUP_PROJECT_ROOT=self.proj, PATCHES=None,
+                CACHE=os.path.join(self.tmp, "cache"), **IDENT)
 
     def _checks(self):
         return {name: ok for name, ok, _ in series.verify(self.tree)}
@@ -199,16 +199,7 @@ class UserTreeTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="gupharness-test.")
         self.addCleanup(shutil.rmtree, self.tmp)
-        self.saved = {k: os.environ.get(k) for k in ("CACHE", "PATCHES")}
-        os.environ["CACHE"] = os.path.join(self.tmp, "cache")
-        self.addCleanup(self._restore)
-
-    def _restore(self):
-        for k, v in self.saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        set_env(self, CACHE=os.path.join(self.tmp, "cache"), PATCHES=None)
 
     def _state(self, repo):
         return {
@@ -242,7 +233,7 @@ class UserTreeTest(unittest.TestCase):
         git(scratch, "commit", "-q", "-m", "mm: extra")
         git(scratch, "format-patch", "-q", "-o", pdir, "HEAD~1")
         write(os.path.join(pdir, "series"), "0001-mm-extra.patch\n")
-        os.environ["PATCHES"] = pdir
+        set_env(self, PATCHES=pdir)
 
         tree = base.user_tree(user)
         head = series.applied(tree)

@@ -32,11 +32,14 @@ def make_env():
 
 
 def kmake(src, build, *targets, log=None, label="make", progress=None,
-          state=None):
+          state=None, check=True):
+    """make in the build dir `build` (a subdirectory of src). With a log:
+    output there, a progress line, returns the exit code; without: returns
+    the CompletedProcess (raising on failure when check)."""
     cmd = ["make", "-C", src, f"O={os.path.basename(build)}",
            f"-j{jobs()}", "CC=ccache gcc", "HOSTCC=ccache gcc", *targets]
     if log is None:
-        return run(cmd, env_extra=make_env(), capture=True)
+        return run(cmd, env_extra=make_env(), capture=True, check=check)
     return run_logged(cmd, log, label, env_extra=make_env(),
                       progress=progress, state=state)
 
@@ -198,19 +201,12 @@ def build_selftests(src, build, programs):
     return outdir
 
 
-def kmake_capture(src, build, *targets):
-    """make in a configured build dir; returns the CompletedProcess."""
-    cmd = ["make", "-C", src, f"O={os.path.basename(build)}",
-           f"-j{jobs()}", "CC=ccache gcc", "HOSTCC=ccache gcc", *targets]
-    return run(cmd, env_extra=make_env(), check=False, capture=True)
-
-
 def configured_build(src, kind, commit):
     """A configured, prepared build dir (for sparse) without a full build."""
     build = os.path.join(src, f".build-{kind}")
     os.makedirs(build, exist_ok=True)
     configure(src, build, kind, commit)
-    proc = kmake_capture(src, build, "prepare")
+    proc = kmake(src, build, "prepare", check=False)
     if proc.returncode != 0:
         raise HarnessError(f"make prepare ({kind}) failed:\n"
                            + "\n".join(proc.stdout.splitlines()[-20:]))

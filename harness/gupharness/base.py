@@ -57,7 +57,6 @@ def _available_versions():
 def _newest(versions):
     """Debian version order (dpkg --compare-versions), newest of the 6.12s."""
     import functools
-    import subprocess
 
     def cmp(a, b):
         if a == b:

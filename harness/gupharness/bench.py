@@ -8,9 +8,9 @@ import os
 import re
 import statistics
 
-from . import base, guest, kbuild, series
+from . import base, guest, series
 from .results import Summary
-from .util import EXIT_OK, HarnessError, env, repo_root, say, stage
+from .util import EXIT_OK, HarnessError, repo_root, say, stage
 
 MODES = {"u": "GUP_FAST", "a": "PIN_FAST", "L": "PIN_LONGTERM"}
 PAGES = {"T": "4K", "t": "THP"}

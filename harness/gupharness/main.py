@@ -7,6 +7,8 @@ GUEST_TIMEOUT, JOBS, CACHE, MEM, SMP, APPEND, V.
 """
 
 import os
+import re
+import subprocess
 import sys
 import time
 import unittest
@@ -14,7 +16,7 @@ import unittest
 from . import base, bench, guest, kbuild, lint, results, series
 from .results import Counts, Summary
 from .util import (EXIT_FAILED, EXIT_OK, HarnessError, TestFailure,
-                   cache_dir, die, env, repo_root, say, stage)
+                   cache_dir, die, env, out, repo_root, say, stage)
 
 OUT = os.path.join(repo_root(), "out")
 
@@ -210,19 +212,13 @@ def cmd_bisect():
     patches = series.read_series()
     summary = Summary()
     c = Counts()
-    wt = series.ensure_worktree(tree.repo,
-                                os.path.join(tree.state_dir(), "bisect"),
-                                tree.base_rev)
-    applied_wt = series.ensure_worktree(
-        tree.repo, os.path.join(tree.state_dir(), "applied"), tree.base_rev)
-    head = series.apply_series(applied_wt, tree.base_rev, patches,
-                               tree.label)
-    revs = series.out_lines(["git", "-C", applied_wt, "rev-list",
-                             "--reverse", f"{tree.base_rev}..{head}"])
+    head = series.applied(tree)
+    revs = out(["git", "-C", tree.repo, "rev-list", "--reverse",
+                f"{tree.base_rev}..{head}"]).split()
     for i, rev in enumerate(revs, 1):
         name = os.path.basename(patches[i - 1])
         stage(f"bisect: {i}/{len(revs)} {name}")
-        series.run_git(wt, "checkout", "-q", "-f", "--detach", rev)
+        wt = series.checkout_for_build(tree, "bisect", rev)
         t0 = time.monotonic()
         try:
             kbuild.build_kernel(wt, "bisect", rev)
@@ -242,8 +238,6 @@ DEMOS = os.path.join(repo_root(), "harness", "failure-demos")
 def cmd_demo_failures():
     """Each deliberately broken series must make the run exit 1, with the
     cause in the output (harness/failure-demos/NAME/expect)."""
-    import re
-    import subprocess
     summary = Summary()
     c = Counts()
     names = sorted(d for d in os.listdir(DEMOS)

@@ -523,12 +523,3 @@ def report_verify(results):
     if failed:
         raise TestFailure(f"verify: {len(failed)} check(s) failed: "
                           + "; ".join(r[0] for r in failed))
-
-
-def out_lines(cmd):
-    text = out(cmd)
-    return [line for line in text.splitlines() if line]
-
-
-def run_git(repo, *args):
-    return run(["git", "-C", repo, *args])

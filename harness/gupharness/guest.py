@@ -24,6 +24,12 @@ class Suite:
         self.programs = programs
         self.command = command
 
+    def programs_for(self, kind):
+        """The programs this suite needs on the `kind` kernel. A program
+        written `+name` is one the series adds: the base tree has none."""
+        return [p[1:] if p.startswith("+") else p for p in self.programs
+                if kind == "patched" or not p.startswith("+")]
+
     @property
     def kunit(self):
         return self.command.split()[0] == "kunit"
@@ -59,6 +65,11 @@ def read_suites(path=SUITES_FILE):
     if dup:
         raise HarnessError(f"{path}: suites listed twice: {sorted(dup)}")
     return suites
+
+
+def suite_programs(suites, kind):
+    return sorted({p for s in suites if not s.kunit
+                   for p in s.programs_for(kind)})
 
 
 def select_suites(group):
@@ -97,7 +108,7 @@ def _shared_libs(binary):
     return libs
 
 
-def build_initramfs(src, build, selftest_dir, suites):
+def build_initramfs(src, build, selftest_dir, suites, kind):
     """Write the initramfs next to the kernel build; returns its path."""
     stage("initramfs")
     work = os.path.join(build, "initramfs")
@@ -168,7 +179,7 @@ def build_initramfs(src, build, selftest_dir, suites):
     f("/etc/passwd", passwd, "0644")
     f("/etc/group", group, "0644")
     entries.append("dir /home/tester 0755 1000 1000")
-    programs = sorted({p for s in suites for p in s.programs})
+    programs = suite_programs(suites, kind)
     for p in programs:
         f(f"/opt/mm/{p}", os.path.join(selftest_dir, p))
     listing = os.path.join(work, "list")

@@ -102,8 +102,37 @@ def fragments_for(kind):
     return frags
 
 
+def declared_in(src, name):
+    """Is CONFIG_<name> declared by some Kconfig file of the tree at src?"""
+    proc = run(["git", "-C", src, "grep", "-q", "-E",
+                rf"^\s*(menu)?config {re.escape(name)}\s*$", "--",
+                "*Kconfig*"], capture=True, check=False)
+    return proc.returncode == 0
+
+
+def series_fragment_for_prefix(src, build):
+    """series.config reduced to the options a prefix of the series has
+    already declared (make bisect): a patch may only add its option later."""
+    keep, dropped = [], []
+    for line in read(SERIES_FRAGMENT).splitlines():
+        m = re.match(r"^(?:# )?CONFIG_(\w+)[= ]", line)
+        if m and not declared_in(src, m.group(1)):
+            dropped.append(m.group(1))
+            continue
+        keep.append(line)
+    path = os.path.join(build, "series-prefix.config")
+    write(path, "\n".join(keep) + "\n")
+    if dropped:
+        say("    not declared yet at this prefix: "
+            + ", ".join("CONFIG_" + d for d in dropped))
+    return path
+
+
 def configure(src, build, kind, commit):
     frags = fragments_for(kind)
+    if kind == "bisect":
+        frags = [series_fragment_for_prefix(src, build)
+                 if f == SERIES_FRAGMENT else f for f in frags]
     stamp = os.path.join(build, ".gupharness-config")
     key = sha256_text(commit, *[read(f) for f in frags])
     dotconfig = os.path.join(build, ".config")

@@ -29,10 +29,10 @@ def _patched(tree):
 
 def _kernel_and_initrd(tree, kind, rev, src, suites):
     build = kbuild.build_kernel(src, kind, rev)
-    progs = sorted({p for s in suites if not s.kunit for p in s.programs})
+    progs = guest.suite_programs(suites, kind)
     st = kbuild.build_selftests(src, build, progs) if progs else \
         os.path.join(build, "kselftest", "mm")
-    initrd = guest.build_initramfs(src, build, st, suites)
+    initrd = guest.build_initramfs(src, build, st, suites, kind)
     return os.path.join(build, "arch/x86/boot/bzImage"), initrd
 
 
@@ -67,7 +67,9 @@ def evaluate(g, suites, summary, label=""):
     for s in suites:
         c = rows[s.name]
         summary.add(pre + s.name, c,
-                    "KUnit" if s.kunit else _pins_note(tsuites.get(s.name)))
+                    ", ".join(["KUnit"] + results.kunit_counted(
+                        clines, s.kunit_name)) if s.kunit
+                    else _pins_note(tsuites.get(s.name)))
     other = kcounts[None]
     if extra or other.total:
         summary.add(pre + "kunit-other", other,
@@ -109,6 +111,16 @@ def _pins_note(info):
 def run_guest_pipeline(summary, group, kind="patched"):
     tree = base.get_tree()
     suites = guest.select_suites(group)
+    if kind != "patched":
+        # `series` suites test what the series adds (its KUnit suites):
+        # the base kernel does not have them.
+        skipped = [s.name for s in suites if "series" in s.groups]
+        suites = [s for s in suites if "series" not in s.groups]
+        if skipped:
+            say(f"    not on the {kind} kernel (group series): "
+                + ", ".join(skipped))
+        if not suites:
+            raise HarnessError(f"no suite to run on the {kind} kernel")
     if kind == "patched":
         rev, src = _patched(tree)
     else:

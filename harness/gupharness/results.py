@@ -329,6 +329,27 @@ def evaluate_kunit(suite_names, lines):
     return out, extra
 
 
+COUNTED = re.compile(r"#\s*[\w.-]+:\s+(\d+) (combinations|cases)\b")
+
+
+def kunit_counted(lines, suite):
+    """What the tests of one KUnit suite say they counted ("# test: N
+    combinations ..."), for the notes column: ["N combinations"]."""
+    found, inside = [], False
+    begin = re.compile(r"^\s*# Subtest: " + re.escape(suite) + r"\s*$")
+    end = re.compile(r"^(not )?ok \d+ " + re.escape(suite) + r"\b")
+    for line in kunit_section(lines):
+        if begin.match(line):
+            inside = True
+        elif inside and end.match(line):
+            break
+        elif inside:
+            m = COUNTED.search(line)
+            if m:
+                found.append(f"{int(m.group(1))} {m.group(2)}")
+    return found
+
+
 # -------------------------------------------------------------------- table
 
 class Summary:

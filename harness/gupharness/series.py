@@ -214,8 +214,11 @@ def untracked_files(path):
     Debian's top-level .gitignore ignores every new file (`git add -f`)."""
     text = out(["git", "-C", path, "status", "--porcelain", "--ignored",
                 "--untracked-files=all"])
+    # .build-*/ are kernel build dirs (`make -C tree O=.build-dev`): output,
+    # not source, like the harness's own build dirs in its worktrees.
     return [line[3:] for line in text.splitlines()
-            if line.startswith(("?? ", "!! "))]
+            if line.startswith(("?? ", "!! "))
+            and not line[3:].startswith(".build-")]
 
 
 def _unexported(path, base_rev):

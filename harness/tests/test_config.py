@@ -1,6 +1,7 @@
 """Config fragments are checked after olddefconfig; the suite manifest."""
 
 import os
+import subprocess
 import tempfile
 import unittest
 
@@ -51,6 +52,28 @@ class ConfigTest(unittest.TestCase):
         kbuild.parse_fragment(kbuild.SERIES_FRAGMENT)
 
 
+class BisectFragmentTest(unittest.TestCase):
+    def test_options_a_prefix_does_not_declare_are_dropped(self):
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "src")
+            os.makedirs(os.path.join(src, "mm"))
+            with open(os.path.join(src, "mm", "Kconfig"), "w") as f:
+                f.write("config FOO\n\tbool \"foo\"\n")
+            subprocess.run(["git", "init", "-q", src], check=True)
+            subprocess.run(["git", "-C", src, "add", "."], check=True)
+            frag = os.path.join(d, "series.config")
+            with open(frag, "w") as f:
+                f.write("# comment\nCONFIG_FOO=y\nCONFIG_BAR=y\n"
+                        "# CONFIG_BAZ is not set\n")
+            saved = kbuild.SERIES_FRAGMENT
+            kbuild.SERIES_FRAGMENT = frag
+            try:
+                path = kbuild.series_fragment_for_prefix(src, d)
+            finally:
+                kbuild.SERIES_FRAGMENT = saved
+            self.assertEqual(kbuild.parse_fragment(path), {"CONFIG_FOO": "y"})
+
+
 class SuitesTest(unittest.TestCase):
     def test_manifest_parses_and_has_the_check_group(self):
         suites = guest.read_suites()
@@ -61,6 +84,15 @@ class SuitesTest(unittest.TestCase):
             self.assertGreaterEqual(s.timeout, 0)
             if s.kunit:
                 self.assertEqual(len(s.command.split()), 2)
+
+    def test_series_programs_are_left_out_of_the_base(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".suites") as f:
+            f.write("a check 10 x,+y,z.sh ./z.sh\nk check 0 - kunit k\n")
+            f.flush()
+            suites = guest.read_suites(f.name)
+        self.assertEqual(guest.suite_programs(suites, "patched"),
+                         ["x", "y", "z.sh"])
+        self.assertEqual(guest.suite_programs(suites, "base"), ["x", "z.sh"])
 
     def test_bad_manifest_lines(self):
         with tempfile.NamedTemporaryFile("w", suffix=".suites") as f:

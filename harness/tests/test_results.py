@@ -158,6 +158,20 @@ class ConsoleTest(unittest.TestCase):
         # "other" failed, and the plan said 3 suites but 2 reported
         self.assertEqual(counts[None].failed, 2)
 
+    def test_kunit_counted_notes_are_per_suite(self):
+        lines = results.console_lines(
+            "[    1.0] KTAP version 1\n[    1.0] 1..2\n"
+            "[    1.1]     # Subtest: gup\n[    1.1]     1..1\n"
+            "[    1.1]     # gup_args: 311373 combinations of flags\n"
+            "[    1.1]     ok 1 gup_args\n[    1.1] ok 1 gup\n"
+            "[    1.2]     # Subtest: other\n[    1.2]     1..1\n"
+            "[    1.2]     # x: 7 combinations\n"
+            "[    1.2]     ok 1 x\n[    1.2] ok 2 other\n"
+            "[    1.3] gupharness: init started\n")
+        self.assertEqual(results.kunit_counted(lines, "gup"),
+                         ["311373 combinations"])
+        self.assertEqual(results.kunit_counted(lines, "missing"), [])
+
     def test_clean_boot_has_no_splats(self):
         lines = results.console_lines(
             "[    0.1] x86/fpu: Supporting XSAVE feature 0x001\n"

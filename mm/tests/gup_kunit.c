@@ -1,0 +1,695 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for get_user_pages() and pin_user_pages().
+ *
+ * gup_args_*: is_valid_gup_args() against a statement of the rules written
+ * here, independently of mm/gup.c, over every combination of the flags a
+ * caller may pass.
+ *
+ * gup_entry_*, gup_nowait_*, gup_invalid_*: the entry points on real user
+ * memory from kunit_vm_mmap().
+ *
+ * Invalid arguments make GUP warn; the tests redirect that warning with a
+ * KUnit static stub and count it instead, so a run of this suite leaves no
+ * WARN splat in the log.
+ */
+#include <kunit/test.h>
+#include <kunit/static_stub.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/mmap_lock.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/swap.h>
+
+#include "../internal.h"
+
+/* The FOLL_ flags of include/linux/mm_types.h, the ones callers may pass. */
+#define GUP_KUNIT_CALLER_FLAGS						\
+	(FOLL_WRITE | FOLL_GET | FOLL_DUMP | FOLL_FORCE | FOLL_NOWAIT |	\
+	 FOLL_NOFAULT | FOLL_HWPOISON | FOLL_ANON | FOLL_LONGTERM |	\
+	 FOLL_SPLIT_PMD | FOLL_PCI_P2PDMA | FOLL_INTERRUPTIBLE |		\
+	 FOLL_HONOR_NUMA_FAULT)
+
+/* The internal ones of mm/internal.h, which callers may not. */
+static const unsigned int gup_kunit_internal_flags[] = {
+	FOLL_TOUCH, FOLL_TRIED, FOLL_REMOTE, FOLL_PIN, FOLL_FAST_ONLY,
+	FOLL_UNLOCKABLE, FOLL_MADV_POPULATE,
+};
+
+/* When may a call drop mmap_lock, FOLL_NOWAIT aside? */
+enum gup_kunit_unlock {
+	UNLOCK_NEVER,		/* the caller's lock, no @locked parameter */
+	UNLOCK_IF_LOCKED,	/* the caller's lock, if @locked is passed */
+	UNLOCK_ALWAYS,		/* GUP's own lock */
+};
+
+/* Each entry point's contract, as its kerneldoc states it. */
+struct gup_kunit_entry {
+	enum gup_entry id;
+	unsigned int forced;	/* flags the entry point adds */
+	bool has_locked;	/* takes a @locked parameter */
+	bool needs_locked;	/* ... which may not be NULL */
+	enum gup_kunit_unlock unlock;
+	bool fast;		/* GUP-fast */
+};
+
+static const struct gup_kunit_entry gup_kunit_entries[] = {
+	{ GUP_GET_USER_PAGES_REMOTE, FOLL_TOUCH | FOLL_REMOTE,
+	  true, false, UNLOCK_IF_LOCKED },
+	{ GUP_GET_USER_PAGES, FOLL_TOUCH, false, false, UNLOCK_NEVER },
+	{ GUP_GET_USER_PAGES_UNLOCKED, FOLL_TOUCH,
+	  false, false, UNLOCK_ALWAYS },
+	{ GUP_GET_USER_PAGES_FAST_ONLY, FOLL_GET | FOLL_FAST_ONLY,
+	  false, false, UNLOCK_NEVER, true },
+	{ GUP_GET_USER_PAGES_FAST, FOLL_GET,
+	  false, false, UNLOCK_ALWAYS, true },
+	{ GUP_PIN_USER_PAGES_FAST, FOLL_PIN,
+	  false, false, UNLOCK_ALWAYS, true },
+	{ GUP_PIN_USER_PAGES_REMOTE, FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE,
+	  true, false, UNLOCK_IF_LOCKED },
+	{ GUP_PIN_USER_PAGES, FOLL_PIN, false, false, UNLOCK_NEVER },
+	{ GUP_PIN_USER_PAGES_UNLOCKED, FOLL_PIN | FOLL_TOUCH,
+	  false, false, UNLOCK_ALWAYS },
+	{ GUP_POPULATE_VMA_PAGE_RANGE, FOLL_TOUCH,
+	  true, false, UNLOCK_IF_LOCKED },
+	{ GUP_FAULTIN_PAGE_RANGE, FOLL_TOUCH | FOLL_MADV_POPULATE,
+	  true, true, UNLOCK_IF_LOCKED },
+};
+
+enum gup_kunit_locked { LOCKED_NULL, LOCKED_ONE, LOCKED_ZERO, NR_LOCKED };
+
+static const char * const gup_kunit_locked_names[NR_LOCKED] = {
+	"locked=NULL", "*locked=1", "*locked=0",
+};
+
+/* One call of is_valid_gup_args(), as the tests describe it. */
+struct gup_kunit_args {
+	const struct gup_kunit_entry *e;
+	unsigned int flags;		/* what the caller passes */
+	enum gup_kunit_locked locked;
+	bool pages;
+};
+
+/*
+ * The rules, stated here without looking at mm/gup.c: does @a break @rule?
+ * A rule that mm/gup.c has and this function does not know fails the test.
+ */
+static bool gup_kunit_breaks(struct kunit *test, enum gup_rule rule,
+			     const struct gup_kunit_args *a)
+{
+	unsigned int f = a->flags | a->e->forced;
+	bool get = f & FOLL_GET, pin = f & FOLL_PIN;
+	bool longterm = f & FOLL_LONGTERM;
+
+	switch (rule) {
+	case GUP_RULE_INTERNAL_FLAGS:
+		/* Only the caller's own flags count, not the forced ones. */
+		return a->flags & ~GUP_KUNIT_CALLER_FLAGS;
+	case GUP_RULE_LOCKED_NOT_HELD:
+		return a->locked == LOCKED_ZERO;
+	case GUP_RULE_LOCKED_REQUIRED:
+		return a->e->needs_locked && a->locked == LOCKED_NULL;
+	case GUP_RULE_GET_AND_PIN:
+		return get && pin;
+	case GUP_RULE_LONGTERM_NOT_PIN:
+		return longterm && !pin;
+	case GUP_RULE_NO_PAGES:
+		return (get || pin) && !a->pages;
+	case GUP_RULE_LONGTERM_P2PDMA:
+		return longterm && (f & FOLL_PCI_P2PDMA);
+	case GUP_RULE_LONGTERM_NOWAIT:
+		return longterm && (f & FOLL_NOWAIT);
+	case GUP_RULE_P2PDMA_NOT_PIN:
+		return (f & FOLL_PCI_P2PDMA) && !pin;
+	case GUP_RULE_FAST_FLAGS:
+		/* What the lockless walk and its fallback can do. */
+		return a->e->fast &&
+		       (a->flags & GUP_KUNIT_CALLER_FLAGS &
+			~(FOLL_WRITE | FOLL_LONGTERM | FOLL_FORCE | FOLL_GET |
+			  FOLL_NOFAULT | FOLL_PCI_P2PDMA |
+			  FOLL_HONOR_NUMA_FAULT));
+	default:
+		KUNIT_FAIL(test, "rule %d (%s) is not stated in this test",
+			   rule, gup_rule_names[rule]);
+		return true;
+	}
+}
+
+static bool gup_kunit_may_unlock(const struct gup_kunit_args *a)
+{
+	if (a->flags & FOLL_NOWAIT)
+		return false;
+	switch (a->e->unlock) {
+	case UNLOCK_NEVER:
+		return false;
+	case UNLOCK_IF_LOCKED:
+		return a->locked != LOCKED_NULL;
+	case UNLOCK_ALWAYS:
+		return true;
+	}
+	return false;
+}
+
+/* What the static stub saw. */
+struct gup_kunit_warnings {
+	unsigned int count;
+	enum gup_entry entry;
+	enum gup_rule rule;
+};
+
+static void gup_kunit_warn_stub(enum gup_entry entry, enum gup_rule rule)
+{
+	struct kunit *test = kunit_get_current_test();
+	struct gup_kunit_warnings *w = test->priv;
+
+	w->count++;
+	w->entry = entry;
+	w->rule = rule;
+}
+
+static int gup_kunit_init(struct kunit *test)
+{
+	struct gup_kunit_warnings *w;
+
+	w = kunit_kzalloc(test, sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return -ENOMEM;
+	test->priv = w;
+	kunit_activate_static_stub(test, gup_warn_invalid_args,
+				   gup_kunit_warn_stub);
+	return 0;
+}
+
+/* Counts, per rule, of the invalid combinations the exhaustive test saw. */
+struct gup_kunit_tally {
+	unsigned long combinations, valid, mismatches;
+	unsigned long by_rule[NR_GUP_RULES];
+};
+
+/* Check one combination; report the first few mismatches in full. */
+static void gup_kunit_check(struct kunit *test, const struct gup_kunit_args *a,
+			    struct gup_kunit_tally *t)
+{
+	struct gup_kunit_warnings *w = test->priv;
+	int locked = a->locked == LOCKED_ONE ? 1 : 0;
+	struct page *page, **pages = a->pages ? &page : NULL;
+	unsigned int flags = a->flags, want_flags = 0;
+	unsigned int warned = w->count;
+	bool broken_any = false, ok, bad = false;
+	enum gup_rule rule, reported;
+
+	for (rule = GUP_ARGS_OK + 1; rule < NR_GUP_RULES; rule++)
+		broken_any |= gup_kunit_breaks(test, rule, a);
+
+	reported = gup_check_args(pages, a->locked == LOCKED_NULL ? NULL :
+				  &locked, a->flags, a->e->id);
+	ok = is_valid_gup_args(pages, a->locked == LOCKED_NULL ? NULL :
+			       &locked, &flags, a->e->id);
+
+	t->combinations++;
+	if (!broken_any) {
+		t->valid++;
+		want_flags = a->flags | a->e->forced;
+		if (gup_kunit_may_unlock(a))
+			want_flags |= FOLL_UNLOCKABLE;
+		bad = !ok || reported != GUP_ARGS_OK || flags != want_flags ||
+		      w->count != warned;
+	} else {
+		/* Rejected, with one warning naming a rule that is broken. */
+		bad = ok || reported == GUP_ARGS_OK ||
+		      !gup_kunit_breaks(test, reported, a) ||
+		      w->count != warned + 1 || w->entry != a->e->id ||
+		      w->rule != reported || flags != a->flags;
+		if (reported > GUP_ARGS_OK && reported < NR_GUP_RULES)
+			t->by_rule[reported]++;
+	}
+	/* The stub must not count what the next combination sees. */
+	w->count = warned;
+
+	if (bad && t->mismatches++ < 8)
+		KUNIT_FAIL(test,
+			   "%s(flags=%#x, %s, pages=%s): valid=%d (expected %d), rule %s, flags out %#x (expected %#x)",
+			   gup_entries[a->e->id].name, a->flags,
+			   gup_kunit_locked_names[a->locked],
+			   a->pages ? "set" : "NULL", ok, !broken_any,
+			   gup_rule_names[reported], flags, want_flags);
+}
+
+/* The test's statement of each contract matches gup_entries[]. */
+static void gup_args_entry_table(struct kunit *test)
+{
+	const struct gup_kunit_entry *e;
+
+	KUNIT_EXPECT_EQ(test, ARRAY_SIZE(gup_kunit_entries),
+			(size_t)NR_GUP_ENTRIES);
+	for (e = gup_kunit_entries;
+	     e < gup_kunit_entries + ARRAY_SIZE(gup_kunit_entries); e++)
+		KUNIT_EXPECT_EQ_MSG(test, gup_entries[e->id].to_set, e->forced,
+				    "%s", gup_entries[e->id].name);
+}
+
+/*
+ * Every caller-visible flag combination x @locked x @pages x entry point,
+ * and every internal flag on its own, against gup_kunit_breaks().
+ */
+static void gup_args_exhaustive(struct kunit *test)
+{
+	const unsigned int nr_flags = hweight32(GUP_KUNIT_CALLER_FLAGS);
+	struct gup_kunit_tally *t;
+	struct gup_kunit_args a;
+	unsigned int i, bits;
+	enum gup_rule rule;
+
+	/* The caller flags are bits 0..n-1: iterate over them as a number. */
+	KUNIT_ASSERT_EQ(test, GUP_KUNIT_CALLER_FLAGS, BIT(nr_flags) - 1);
+
+	t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, t);
+
+	for (a.e = gup_kunit_entries;
+	     a.e < gup_kunit_entries + ARRAY_SIZE(gup_kunit_entries); a.e++) {
+		for (bits = 0; bits < BIT(nr_flags); bits++) {
+			a.flags = bits;
+			for (a.locked = 0; a.locked < NR_LOCKED; a.locked++) {
+				if (!a.e->has_locked && a.locked != LOCKED_NULL)
+					continue;
+				a.pages = false;
+				gup_kunit_check(test, &a, t);
+				a.pages = true;
+				gup_kunit_check(test, &a, t);
+			}
+		}
+		/* Each internal flag, on an otherwise valid call. */
+		for (i = 0; i < ARRAY_SIZE(gup_kunit_internal_flags); i++) {
+			a.flags = gup_kunit_internal_flags[i];
+			a.locked = a.e->has_locked ? LOCKED_ONE : LOCKED_NULL;
+			a.pages = true;
+			gup_kunit_check(test, &a, t);
+		}
+		cond_resched();
+	}
+
+	kunit_info(test, "%lu combinations of %u caller flags, @locked, @pages and %zu entry points: %lu valid, %lu invalid, %lu mismatches\n",
+		   t->combinations, nr_flags, ARRAY_SIZE(gup_kunit_entries),
+		   t->valid, t->combinations - t->valid, t->mismatches);
+	for (rule = GUP_ARGS_OK + 1; rule < NR_GUP_RULES; rule++)
+		kunit_info(test, "  rule \"%s\": first broken rule of %lu\n",
+			   gup_rule_names[rule], t->by_rule[rule]);
+	KUNIT_EXPECT_EQ(test, t->mismatches, 0);
+	/* Every rule must be reachable, or the walk above missed a case. */
+	for (rule = GUP_ARGS_OK + 1; rule < NR_GUP_RULES; rule++)
+		KUNIT_EXPECT_GT_MSG(test, t->by_rule[rule], 0,
+				    "%s", gup_rule_names[rule]);
+}
+
+#define GUP_KUNIT_PAGES	8
+
+/* @nr fresh, never touched, private anonymous pages. */
+static unsigned long gup_kunit_map(struct kunit *test, unsigned long nr)
+{
+	unsigned long addr;
+
+	addr = kunit_vm_mmap(test, NULL, 0, nr * PAGE_SIZE,
+			     PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	KUNIT_ASSERT_TRUE_MSG(test, addr && !IS_ERR_VALUE(addr),
+			      "kunit_vm_mmap() failed: %ld", (long)addr);
+	return addr;
+}
+
+/* Call entry point @id on [addr, addr + nr pages). */
+static long gup_kunit_call(enum gup_entry id, unsigned long addr,
+			   unsigned long nr, unsigned int flags,
+			   struct page **pages)
+{
+	struct mm_struct *mm = current->mm;
+	int locked = 1;
+	long ret;
+
+	switch (id) {
+	case GUP_GET_USER_PAGES_REMOTE:
+	case GUP_PIN_USER_PAGES_REMOTE:
+		mmap_read_lock(mm);
+		if (id == GUP_GET_USER_PAGES_REMOTE)
+			ret = get_user_pages_remote(mm, addr, nr, flags, pages,
+						    &locked);
+		else
+			ret = pin_user_pages_remote(mm, addr, nr, flags, pages,
+						    &locked);
+		if (locked)
+			mmap_read_unlock(mm);
+		return ret;
+	case GUP_GET_USER_PAGES:
+	case GUP_PIN_USER_PAGES:
+		mmap_read_lock(mm);
+		if (id == GUP_GET_USER_PAGES)
+			ret = get_user_pages(addr, nr, flags, pages);
+		else
+			ret = pin_user_pages(addr, nr, flags, pages);
+		mmap_read_unlock(mm);
+		return ret;
+	case GUP_GET_USER_PAGES_UNLOCKED:
+		return get_user_pages_unlocked(addr, nr, pages, flags);
+	case GUP_PIN_USER_PAGES_UNLOCKED:
+		return pin_user_pages_unlocked(addr, nr, pages, flags);
+	case GUP_GET_USER_PAGES_FAST_ONLY:
+		return get_user_pages_fast_only(addr, nr, flags, pages);
+	case GUP_GET_USER_PAGES_FAST:
+		return get_user_pages_fast(addr, nr, flags, pages);
+	case GUP_PIN_USER_PAGES_FAST:
+		return pin_user_pages_fast(addr, nr, flags, pages);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+static bool gup_kunit_pins(enum gup_entry id)
+{
+	return gup_entries[id].to_set & FOLL_PIN;
+}
+
+/*
+ * Refcount of @page with no per-CPU LRU batch holding a reference on it:
+ * FOLL_TOUCH's mark_page_accessed() may queue the folio for activation,
+ * which takes a reference until the batch drains.
+ */
+static int gup_kunit_ref(struct page *page)
+{
+	lru_add_drain_all();
+	return page_ref_count(page);
+}
+
+/* The exported entry points, in enum order. */
+static const enum gup_entry gup_kunit_exported[] = {
+	GUP_GET_USER_PAGES_REMOTE, GUP_GET_USER_PAGES,
+	GUP_GET_USER_PAGES_UNLOCKED, GUP_GET_USER_PAGES_FAST_ONLY,
+	GUP_GET_USER_PAGES_FAST, GUP_PIN_USER_PAGES_FAST,
+	GUP_PIN_USER_PAGES_REMOTE, GUP_PIN_USER_PAGES,
+	GUP_PIN_USER_PAGES_UNLOCKED,
+};
+
+/* Each mapped page has its refcount from before, plus @delta. */
+static void gup_kunit_expect_refs(struct kunit *test, struct page **mapped,
+				  const int *before, int delta, bool pinned,
+				  const char *what)
+{
+	unsigned int i;
+	struct folio *folio;
+
+	for (i = 0; i < GUP_KUNIT_PAGES; i++) {
+		folio = page_folio(mapped[i]);
+		KUNIT_EXPECT_EQ_MSG(test, gup_kunit_ref(mapped[i]),
+				    before[i] + delta, "%s, page %u", what, i);
+		KUNIT_EXPECT_EQ_MSG(test, folio_maybe_dma_pinned(folio), pinned,
+				    "%s, page %u", what, i);
+	}
+}
+
+/*
+ * Each entry point returns exactly the pages that are mapped, takes one
+ * reference (FOLL_GET) or one pin (FOLL_PIN, GUP_PIN_COUNTING_BIAS) on
+ * each, and releasing them brings every refcount back.
+ */
+static void gup_entry_get_and_pin(struct kunit *test)
+{
+	struct page *mapped[GUP_KUNIT_PAGES], *pages[GUP_KUNIT_PAGES];
+	int before[GUP_KUNIT_PAGES];
+	unsigned long addr = gup_kunit_map(test, GUP_KUNIT_PAGES);
+	const unsigned int variants[] = { FOLL_WRITE, FOLL_WRITE | FOLL_LONGTERM };
+	unsigned int i, v, n;
+	long ret;
+
+	/*
+	 * Fault the pages in and learn which they are.  A long-term pin
+	 * first migrates pages out of CMA and ZONE_MOVABLE; do that now, so
+	 * that no later call moves them.
+	 */
+	ret = pin_user_pages_fast(addr, GUP_KUNIT_PAGES,
+				  FOLL_WRITE | FOLL_LONGTERM, mapped);
+	KUNIT_ASSERT_EQ(test, ret, GUP_KUNIT_PAGES);
+	unpin_user_pages(mapped, GUP_KUNIT_PAGES);
+	for (i = 0; i < GUP_KUNIT_PAGES; i++) {
+		KUNIT_ASSERT_FALSE(test, PageCompound(mapped[i]));
+		before[i] = gup_kunit_ref(mapped[i]);
+	}
+
+	for (n = 0; n < ARRAY_SIZE(gup_kunit_exported); n++) {
+		enum gup_entry id = gup_kunit_exported[n];
+		bool pin = gup_kunit_pins(id);
+		int delta = pin ? GUP_PIN_COUNTING_BIAS : 1;
+		const char *name = gup_entries[id].name;
+
+		for (v = 0; v < ARRAY_SIZE(variants); v++) {
+			/* FOLL_LONGTERM is a pin-only flag. */
+			if ((variants[v] & FOLL_LONGTERM) && !pin)
+				continue;
+			memset(pages, 0, sizeof(pages));
+			ret = gup_kunit_call(id, addr, GUP_KUNIT_PAGES,
+					     variants[v], pages);
+			KUNIT_ASSERT_EQ_MSG(test, ret, GUP_KUNIT_PAGES,
+					    "%s(%#x)", name, variants[v]);
+			for (i = 0; i < GUP_KUNIT_PAGES; i++)
+				KUNIT_EXPECT_PTR_EQ_MSG(test, pages[i],
+							mapped[i], "%s", name);
+			gup_kunit_expect_refs(test, mapped, before, delta, pin,
+					      name);
+			if (pin)
+				unpin_user_pages(pages, GUP_KUNIT_PAGES);
+			else
+				for (i = 0; i < GUP_KUNIT_PAGES; i++)
+					put_page(pages[i]);
+			gup_kunit_expect_refs(test, mapped, before, 0, false,
+					      name);
+		}
+	}
+}
+
+/*
+ * With a short count, each entry point takes references on exactly the
+ * pages it returns: the first of two, from the middle of the mapping.
+ */
+static void gup_entry_partial(struct kunit *test)
+{
+	struct page *mapped[GUP_KUNIT_PAGES], *pages[GUP_KUNIT_PAGES];
+	int before[GUP_KUNIT_PAGES];
+	unsigned long addr = gup_kunit_map(test, GUP_KUNIT_PAGES);
+	unsigned int i, n;
+	long ret;
+
+	ret = get_user_pages_fast(addr, GUP_KUNIT_PAGES, FOLL_WRITE, mapped);
+	KUNIT_ASSERT_EQ(test, ret, GUP_KUNIT_PAGES);
+	for (i = 0; i < GUP_KUNIT_PAGES; i++) {
+		put_page(mapped[i]);
+		before[i] = gup_kunit_ref(mapped[i]);
+	}
+
+	for (n = 0; n < ARRAY_SIZE(gup_kunit_exported); n++) {
+		enum gup_entry id = gup_kunit_exported[n];
+		bool pin = gup_kunit_pins(id);
+
+		memset(pages, 0, sizeof(pages));
+		ret = gup_kunit_call(id, addr + 3 * PAGE_SIZE, 1, FOLL_WRITE,
+				     pages);
+		KUNIT_ASSERT_EQ_MSG(test, ret, 1, "%s", gup_entries[id].name);
+		KUNIT_EXPECT_PTR_EQ(test, pages[0], mapped[3]);
+		KUNIT_EXPECT_NULL(test, pages[1]);
+		for (i = 0; i < GUP_KUNIT_PAGES; i++) {
+			int want = before[i];
+
+			if (i == 3)
+				want += pin ? GUP_PIN_COUNTING_BIAS : 1;
+			KUNIT_EXPECT_EQ_MSG(test, gup_kunit_ref(mapped[i]), want,
+					    "%s page %u", gup_entries[id].name,
+					    i);
+		}
+		if (pin)
+			unpin_user_page(pages[0]);
+		else
+			put_page(pages[0]);
+		KUNIT_EXPECT_EQ(test, gup_kunit_ref(mapped[3]), before[3]);
+	}
+}
+
+struct gup_kunit_bad_call {
+	enum gup_entry id;
+	unsigned int flags;
+	enum gup_rule rule;
+};
+
+static const struct gup_kunit_bad_call gup_kunit_new_rules[] = {
+	{ GUP_PIN_USER_PAGES, FOLL_LONGTERM | FOLL_NOWAIT,
+	  GUP_RULE_LONGTERM_NOWAIT },
+	{ GUP_PIN_USER_PAGES_UNLOCKED, FOLL_LONGTERM | FOLL_NOWAIT,
+	  GUP_RULE_LONGTERM_NOWAIT },
+	{ GUP_PIN_USER_PAGES_REMOTE, FOLL_LONGTERM | FOLL_NOWAIT,
+	  GUP_RULE_LONGTERM_NOWAIT },
+	{ GUP_GET_USER_PAGES, FOLL_PCI_P2PDMA, GUP_RULE_P2PDMA_NOT_PIN },
+	{ GUP_GET_USER_PAGES_FAST, FOLL_PCI_P2PDMA, GUP_RULE_P2PDMA_NOT_PIN },
+	{ GUP_GET_USER_PAGES_REMOTE, FOLL_PCI_P2PDMA,
+	  GUP_RULE_P2PDMA_NOT_PIN },
+	{ GUP_GET_USER_PAGES_FAST, FOLL_NOWAIT, GUP_RULE_FAST_FLAGS },
+	{ GUP_GET_USER_PAGES_FAST_ONLY, FOLL_NOWAIT, GUP_RULE_FAST_FLAGS },
+	{ GUP_PIN_USER_PAGES_FAST, FOLL_NOWAIT, GUP_RULE_FAST_FLAGS },
+	{ GUP_PIN_USER_PAGES_FAST, FOLL_INTERRUPTIBLE, GUP_RULE_FAST_FLAGS },
+	{ GUP_GET_USER_PAGES_FAST, FOLL_DUMP, GUP_RULE_FAST_FLAGS },
+};
+
+/*
+ * Invalid arguments get -EINVAL from every entry point, and one warning
+ * naming the rule, here caught by the stub.
+ */
+static void gup_invalid_args_einval(struct kunit *test)
+{
+	struct gup_kunit_warnings *w = test->priv;
+	unsigned long addr = gup_kunit_map(test, 1);
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	struct page *pages[1];
+	unsigned int n;
+	int locked;
+	long ret;
+
+	for (n = 0; n < ARRAY_SIZE(gup_kunit_exported); n++) {
+		enum gup_entry id = gup_kunit_exported[n];
+		/* get_*: long-term without a pin; pin_*: FOLL_GET too. */
+		unsigned int flags = gup_kunit_pins(id) ? FOLL_GET :
+				     FOLL_LONGTERM;
+
+		w->count = 0;
+		ret = gup_kunit_call(id, addr, 1, flags, pages);
+		KUNIT_EXPECT_EQ_MSG(test, ret, -EINVAL, "%s",
+				    gup_entries[id].name);
+		KUNIT_EXPECT_EQ(test, w->count, 1);
+		KUNIT_EXPECT_EQ(test, w->entry, id);
+		KUNIT_EXPECT_EQ(test, w->rule, gup_kunit_pins(id) ?
+				GUP_RULE_GET_AND_PIN :
+				GUP_RULE_LONGTERM_NOT_PIN);
+
+		/* No pages array to return the pages in. */
+		if (!gup_kunit_pins(id) && id != GUP_GET_USER_PAGES_FAST &&
+		    id != GUP_GET_USER_PAGES_FAST_ONLY)
+			continue;
+		w->count = 0;
+		ret = gup_kunit_call(id, addr, 1, 0, NULL);
+		KUNIT_EXPECT_EQ_MSG(test, ret, -EINVAL, "%s without pages",
+				    gup_entries[id].name);
+		KUNIT_EXPECT_EQ(test, w->count, 1);
+		KUNIT_EXPECT_EQ(test, w->rule, GUP_RULE_NO_PAGES);
+	}
+
+	/* The rules that came with this series' audit of the callers. */
+	for (n = 0; n < ARRAY_SIZE(gup_kunit_new_rules); n++) {
+		const struct gup_kunit_bad_call *c = &gup_kunit_new_rules[n];
+
+		w->count = 0;
+		ret = gup_kunit_call(c->id, addr, 1, c->flags, pages);
+		KUNIT_EXPECT_EQ_MSG(test, ret, -EINVAL, "%s(%#x)",
+				    gup_entries[c->id].name, c->flags);
+		KUNIT_EXPECT_EQ(test, w->count, 1);
+		KUNIT_EXPECT_EQ_MSG(test, w->rule, c->rule, "%s(%#x): %s",
+				    gup_entries[c->id].name, c->flags,
+				    gup_rule_names[w->rule]);
+	}
+
+	/* The remote entry points: *locked must be 1. */
+	mmap_read_lock(mm);
+	locked = 0;
+	w->count = 0;
+	ret = get_user_pages_remote(mm, addr, 1, 0, pages, &locked);
+	KUNIT_EXPECT_EQ(test, ret, -EINVAL);
+	ret = pin_user_pages_remote(mm, addr, 1, 0, pages, &locked);
+	KUNIT_EXPECT_EQ(test, ret, -EINVAL);
+	KUNIT_EXPECT_EQ(test, w->count, 2);
+	KUNIT_EXPECT_EQ(test, w->rule, GUP_RULE_LOCKED_NOT_HELD);
+
+	/* faultin_page_range() cannot run without @locked. */
+	w->count = 0;
+	ret = faultin_page_range(mm, addr, addr + PAGE_SIZE, false, NULL);
+	KUNIT_EXPECT_EQ(test, ret, -EINVAL);
+	KUNIT_EXPECT_EQ(test, w->count, 1);
+	KUNIT_EXPECT_EQ(test, w->entry, GUP_FAULTIN_PAGE_RANGE);
+	KUNIT_EXPECT_EQ(test, w->rule, GUP_RULE_LOCKED_REQUIRED);
+
+	/* populate_vma_page_range() with a @locked that says "not held". */
+	vma = find_vma(mm, addr);
+	KUNIT_ASSERT_NOT_NULL(test, vma);
+	w->count = 0;
+	locked = 0;
+	ret = populate_vma_page_range(vma, addr, addr + PAGE_SIZE, &locked);
+	KUNIT_EXPECT_EQ(test, ret, -EINVAL);
+	KUNIT_EXPECT_EQ(test, w->count, 1);
+	KUNIT_EXPECT_EQ(test, w->rule, GUP_RULE_LOCKED_NOT_HELD);
+	KUNIT_EXPECT_TRUE(test, rwsem_is_locked(&mm->mmap_lock));
+	mmap_read_unlock(mm);
+}
+
+/*
+ * FOLL_NOWAIT on a page that is not present: the call faults it in or
+ * gives up, but never drops mmap_lock, with or without @locked, and the
+ * *_unlocked() entry point releases the lock it took exactly once.
+ */
+static void gup_nowait_keeps_mmap_lock(struct kunit *test)
+{
+	struct gup_kunit_warnings *w = test->priv;
+	unsigned long addr = gup_kunit_map(test, 4);
+	struct mm_struct *mm = current->mm;
+	struct page *page;
+	int locked;
+	long ret;
+
+	w->count = 0;
+
+	mmap_read_lock(mm);
+	locked = 1;
+	ret = get_user_pages_remote(mm, addr, 1, FOLL_NOWAIT | FOLL_WRITE,
+				    &page, &locked);
+	KUNIT_EXPECT_GE(test, ret, 0);
+	KUNIT_EXPECT_LE(test, ret, 1);
+	KUNIT_EXPECT_EQ(test, locked, 1);
+	KUNIT_EXPECT_TRUE(test, rwsem_is_locked(&mm->mmap_lock));
+	if (ret == 1)
+		put_page(page);
+
+	ret = pin_user_pages_remote(mm, addr + PAGE_SIZE, 1,
+				    FOLL_NOWAIT | FOLL_WRITE, &page, &locked);
+	KUNIT_EXPECT_GE(test, ret, 0);
+	KUNIT_EXPECT_LE(test, ret, 1);
+	KUNIT_EXPECT_EQ(test, locked, 1);
+	KUNIT_EXPECT_TRUE(test, rwsem_is_locked(&mm->mmap_lock));
+	if (ret == 1)
+		unpin_user_page(page);
+	mmap_read_unlock(mm);
+
+	/* KVM's call: hva_to_pfn_slow(). */
+	ret = get_user_pages_unlocked(addr + 2 * PAGE_SIZE, 1, &page,
+				      FOLL_NOWAIT | FOLL_WRITE);
+	KUNIT_EXPECT_GE(test, ret, 0);
+	KUNIT_EXPECT_LE(test, ret, 1);
+	KUNIT_EXPECT_FALSE(test, rwsem_is_locked(&mm->mmap_lock));
+	if (ret == 1)
+		put_page(page);
+
+	KUNIT_EXPECT_EQ(test, w->count, 0);
+}
+
+static struct kunit_case gup_kunit_cases[] = {
+	KUNIT_CASE(gup_args_entry_table),
+	KUNIT_CASE(gup_args_exhaustive),
+	KUNIT_CASE(gup_entry_get_and_pin),
+	KUNIT_CASE(gup_entry_partial),
+	KUNIT_CASE(gup_invalid_args_einval),
+	KUNIT_CASE(gup_nowait_keeps_mmap_lock),
+	{}
+};
+
+static struct kunit_suite gup_kunit_suite = {
+	.name = "gup",
+	.init = gup_kunit_init,
+	.test_cases = gup_kunit_cases,
+};
+
+kunit_test_suite(gup_kunit_suite);
+
+MODULE_DESCRIPTION("KUnit tests for get_user_pages() and pin_user_pages()");
+MODULE_LICENSE("GPL");

@@ -526,12 +526,12 @@ const char * const gup_rule_names[NR_GUP_RULES] = {
 	[GUP_RULE_LONGTERM_P2PDMA]	= "FOLL_LONGTERM with FOLL_PCI_P2PDMA",
 	[GUP_RULE_LONGTERM_NOWAIT]	= "FOLL_LONGTERM with FOLL_NOWAIT",
 	[GUP_RULE_P2PDMA_NOT_PIN]	= "FOLL_PCI_P2PDMA without FOLL_PIN",
-	[GUP_RULE_FAST_FLAGS]		= "a flag GUP-fast cannot honour",
+	[GUP_RULE_FAST_FLAGS]		= "a flag GUP-fast does not honour",
 };
 
 /*
- * The flags the GUP-fast entry points can honour, on the lockless walk and
- * in their fallback to the slow path.
+ * The flags the GUP-fast entry points honour, on the lockless walk and in
+ * their fallback to the slow path.
  */
 #define GUP_FAST_FLAGS	(FOLL_WRITE | FOLL_LONGTERM | FOLL_FORCE | FOLL_GET | \
 			 FOLL_NOFAULT | FOLL_PCI_P2PDMA | FOLL_HONOR_NUMA_FAULT)
@@ -605,19 +605,20 @@ enum gup_rule gup_check_args(struct page **pages, int *locked,
 		[GUP_RULE_LONGTERM_NOWAIT] =
 			(flags & FOLL_LONGTERM) && (flags & FOLL_NOWAIT),
 		/*
-		 * P2PDMA pages are device memory.  Only pinning callers, which
-		 * release them with unpin_user_page() and account for them,
-		 * may be handed one; a FOLL_GET reference would reach code
-		 * that expects ordinary pages and put_page().
+		 * P2PDMA pages are PCI device memory, for callers that DMA-map
+		 * them with the P2PDMA helpers.  The one such caller, the
+		 * block layer through iov_iter_extract_pages(), pins.  A
+		 * FOLL_GET reference goes through iov_iter_get_pages2() to
+		 * splice, networking and other users that may touch the page
+		 * with the CPU and were never audited for device memory.
 		 */
 		[GUP_RULE_P2PDMA_NOT_PIN] =
 			(flags & FOLL_PCI_P2PDMA) && !(flags & FOLL_PIN),
 		/*
-		 * GUP-fast honours only GUP_FAST_FLAGS.  The lockless walk
-		 * ignores the others, and its fallback sleeps for mmap_lock,
-		 * which FOLL_NOWAIT rules out and FOLL_INTERRUPTIBLE cannot
-		 * interrupt; FOLL_DUMP, FOLL_HWPOISON, FOLL_ANON and
-		 * FOLL_SPLIT_PMD are for the slow path's own callers.
+		 * GUP-fast honours only GUP_FAST_FLAGS: gup_fast_fallback() has
+		 * refused the others, with a bare WARN, since it grew its flag
+		 * whitelist, and no caller asks for them.  Refuse them here
+		 * like any other broken rule, before GUP-fast starts.
 		 */
 		[GUP_RULE_FAST_FLAGS] = ep->lock == GUP_LOCK_FAST &&
 			(gup_flags & ~INTERNAL_GUP_FLAGS & ~GUP_FAST_FLAGS),
@@ -631,16 +632,20 @@ enum gup_rule gup_check_args(struct page **pages, int *locked,
 }
 
 /*
- * In-kernel misuse of a GUP entry point is a bug in the caller: warn, once,
- * naming the entry point and the rule.  The KUnit suite redirects this to
- * count the calls it makes with invalid arguments on purpose.
+ * In-kernel misuse of a GUP entry point is a bug in the caller: warn, once
+ * per rule, naming the entry point and the rule.  The KUnit suite redirects
+ * this to count the calls it makes with invalid arguments on purpose.
  */
 VISIBLE_IF_KUNIT void gup_warn_invalid_args(enum gup_entry entry,
 					    enum gup_rule rule)
 {
+	static unsigned long warned;
+
 	KUNIT_STATIC_STUB_REDIRECT(gup_warn_invalid_args, entry, rule);
-	WARN_ONCE(1, "%s(): invalid arguments: %s\n",
-		  gup_entries[entry].name, gup_rule_names[rule]);
+	BUILD_BUG_ON(NR_GUP_RULES > BITS_PER_LONG);
+	if (!test_and_set_bit(rule, &warned))
+		WARN(1, "%s(): invalid arguments: %s\n",
+		     gup_entries[entry].name, gup_rule_names[rule]);
 }
 
 static bool gup_may_unlock(enum gup_lock lock, int *locked,
@@ -1993,10 +1998,7 @@ static __always_inline long __get_user_pages_locked(struct mm_struct *mm,
 				break;
 		}
 		if (*locked) {
-			/*
-			 * VM_FAULT_RETRY didn't trigger or it was a
-			 * FOLL_NOWAIT.
-			 */
+			/* VM_FAULT_RETRY didn't trigger. */
 			if (!pages_done)
 				pages_done = ret;
 			break;
@@ -2103,7 +2105,7 @@ long populate_vma_page_range(struct vm_area_struct *vma,
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned long nr_pages = (end - start) / PAGE_SIZE;
 	int local_locked = 1;
-	int gup_flags;
+	unsigned int gup_flags;
 	long ret;
 
 	VM_BUG_ON(!PAGE_ALIGNED(start));
@@ -2178,7 +2180,7 @@ long faultin_page_range(struct mm_struct *mm, unsigned long start,
 			unsigned long end, bool write, int *locked)
 {
 	unsigned long nr_pages = (end - start) / PAGE_SIZE;
-	int gup_flags;
+	unsigned int gup_flags;
 	long ret;
 
 	VM_BUG_ON(!PAGE_ALIGNED(start));
@@ -2805,11 +2807,6 @@ static long __gup_longterm_locked(struct mm_struct *mm,
 	memalloc_pin_restore(flags);
 	return rc ? rc : nr_pinned_pages;
 }
-
-/*
- * The contract of each entry point: the flags it forces, and who owns
- * mmap_lock during the call.
- */
 
 #ifdef CONFIG_MMU
 /**

@@ -15,6 +15,8 @@
  */
 #include <kunit/test.h>
 #include <kunit/static_stub.h>
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mmap_lock.h>
@@ -36,6 +38,15 @@ static const unsigned int gup_kunit_internal_flags[] = {
 	FOLL_TOUCH, FOLL_TRIED, FOLL_REMOTE, FOLL_PIN, FOLL_FAST_ONLY,
 	FOLL_UNLOCKABLE, FOLL_MADV_POPULATE,
 };
+
+static unsigned int gup_kunit_internal_mask(void)
+{
+	unsigned int i, mask = 0;
+
+	for (i = 0; i < ARRAY_SIZE(gup_kunit_internal_flags); i++)
+		mask |= gup_kunit_internal_flags[i];
+	return mask;
+}
 
 /* When may a call drop mmap_lock, FOLL_NOWAIT aside? */
 enum gup_kunit_unlock {
@@ -105,7 +116,7 @@ static bool gup_kunit_breaks(struct kunit *test, enum gup_rule rule,
 	switch (rule) {
 	case GUP_RULE_INTERNAL_FLAGS:
 		/* Only the caller's own flags count, not the forced ones. */
-		return a->flags & ~GUP_KUNIT_CALLER_FLAGS;
+		return a->flags & gup_kunit_internal_mask();
 	case GUP_RULE_LOCKED_NOT_HELD:
 		return a->locked == LOCKED_ZERO;
 	case GUP_RULE_LOCKED_REQUIRED:
@@ -130,11 +141,22 @@ static bool gup_kunit_breaks(struct kunit *test, enum gup_rule rule,
 			  FOLL_NOFAULT | FOLL_PCI_P2PDMA |
 			  FOLL_HONOR_NUMA_FAULT));
 	default:
-		KUNIT_FAIL(test, "rule %d (%s) is not stated in this test",
-			   rule, gup_rule_names[rule]);
 		return true;
 	}
 }
+
+/*
+ * The rules gup_kunit_breaks() states: a rule added to mm/gup.c must be
+ * stated there and listed here.
+ */
+static const enum gup_rule gup_kunit_stated_rules[] __maybe_unused = {
+	GUP_RULE_INTERNAL_FLAGS, GUP_RULE_LOCKED_NOT_HELD,
+	GUP_RULE_LOCKED_REQUIRED, GUP_RULE_GET_AND_PIN,
+	GUP_RULE_LONGTERM_NOT_PIN, GUP_RULE_NO_PAGES, GUP_RULE_LONGTERM_P2PDMA,
+	GUP_RULE_LONGTERM_NOWAIT, GUP_RULE_P2PDMA_NOT_PIN, GUP_RULE_FAST_FLAGS,
+};
+
+static_assert(ARRAY_SIZE(gup_kunit_stated_rules) == NR_GUP_RULES - 1);
 
 static bool gup_kunit_may_unlock(const struct gup_kunit_args *a)
 {
@@ -315,28 +337,41 @@ static unsigned long gup_kunit_map(struct kunit *test, unsigned long nr)
 			     MAP_PRIVATE | MAP_ANONYMOUS, 0);
 	KUNIT_ASSERT_TRUE_MSG(test, addr && !IS_ERR_VALUE(addr),
 			      "kunit_vm_mmap() failed: %ld", (long)addr);
+	/* Small folios only: the refcount checks are per page. */
+	if (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
+		KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr,
+						 nr * PAGE_SIZE,
+						 MADV_NOHUGEPAGE), 0);
 	return addr;
 }
 
 /* Call entry point @id on [addr, addr + nr pages). */
-static long gup_kunit_call(enum gup_entry id, unsigned long addr,
-			   unsigned long nr, unsigned int flags,
-			   struct page **pages)
+/*
+ * Call entry point @id on [addr, addr + nr pages), taking mmap_lock around
+ * it if the entry point wants it held.  The remote entry points get @locked
+ * if @pass_locked; *@locked_after is what it is on return (1 if not passed).
+ */
+static long __gup_kunit_call(enum gup_entry id, unsigned long addr,
+			     unsigned long nr, unsigned int flags,
+			     struct page **pages, bool pass_locked,
+			     int *locked_after)
 {
 	struct mm_struct *mm = current->mm;
-	int locked = 1;
+	int locked = 1, *lockedp = pass_locked ? &locked : NULL;
 	long ret;
 
+	*locked_after = 1;
 	switch (id) {
 	case GUP_GET_USER_PAGES_REMOTE:
 	case GUP_PIN_USER_PAGES_REMOTE:
 		mmap_read_lock(mm);
 		if (id == GUP_GET_USER_PAGES_REMOTE)
 			ret = get_user_pages_remote(mm, addr, nr, flags, pages,
-						    &locked);
+						    lockedp);
 		else
 			ret = pin_user_pages_remote(mm, addr, nr, flags, pages,
-						    &locked);
+						    lockedp);
+		*locked_after = locked;
 		if (locked)
 			mmap_read_unlock(mm);
 		return ret;
@@ -364,9 +399,43 @@ static long gup_kunit_call(enum gup_entry id, unsigned long addr,
 	}
 }
 
+static long gup_kunit_call(enum gup_entry id, unsigned long addr,
+			   unsigned long nr, unsigned int flags,
+			   struct page **pages)
+{
+	int locked;
+
+	return __gup_kunit_call(id, addr, nr, flags, pages, true, &locked);
+}
+
 static bool gup_kunit_pins(enum gup_entry id)
 {
 	return gup_entries[id].to_set & FOLL_PIN;
+}
+
+/* Without GUP-fast, get_user_pages_fast_only() never returns a page. */
+static bool gup_kunit_skip_entry(struct kunit *test, enum gup_entry id)
+{
+	if (id != GUP_GET_USER_PAGES_FAST_ONLY ||
+	    IS_ENABLED(CONFIG_HAVE_GUP_FAST))
+		return false;
+	kunit_info(test, "%s: no GUP-fast on this architecture\n",
+		   gup_entries[id].name);
+	return true;
+}
+
+/* Release what a call of entry point @id returned in @pages[0..@ret). */
+static void gup_kunit_release(enum gup_entry id, struct page **pages, long ret)
+{
+	long i;
+
+	if (ret <= 0 || !pages)
+		return;
+	if (gup_kunit_pins(id))
+		unpin_user_pages(pages, ret);
+	else
+		for (i = 0; i < ret; i++)
+			put_page(pages[i]);
 }
 
 /*
@@ -428,9 +497,15 @@ static void gup_entry_get_and_pin(struct kunit *test)
 	ret = pin_user_pages_fast(addr, GUP_KUNIT_PAGES,
 				  FOLL_WRITE | FOLL_LONGTERM, mapped);
 	KUNIT_ASSERT_EQ(test, ret, GUP_KUNIT_PAGES);
+	/*
+	 * Trade the pins for one reference per page, held to the end: it
+	 * keeps compaction from migrating the pages under the test.
+	 */
+	for (i = 0; i < GUP_KUNIT_PAGES; i++)
+		get_page(mapped[i]);
 	unpin_user_pages(mapped, GUP_KUNIT_PAGES);
 	for (i = 0; i < GUP_KUNIT_PAGES; i++) {
-		KUNIT_ASSERT_FALSE(test, PageCompound(mapped[i]));
+		KUNIT_EXPECT_FALSE(test, PageCompound(mapped[i]));
 		before[i] = gup_kunit_ref(mapped[i]);
 	}
 
@@ -440,6 +515,9 @@ static void gup_entry_get_and_pin(struct kunit *test)
 		int delta = pin ? GUP_PIN_COUNTING_BIAS : 1;
 		const char *name = gup_entries[id].name;
 
+		if (gup_kunit_skip_entry(test, id))
+			continue;
+
 		for (v = 0; v < ARRAY_SIZE(variants); v++) {
 			/* FOLL_LONGTERM is a pin-only flag. */
 			if ((variants[v] & FOLL_LONGTERM) && !pin)
@@ -447,22 +525,24 @@ static void gup_entry_get_and_pin(struct kunit *test)
 			memset(pages, 0, sizeof(pages));
 			ret = gup_kunit_call(id, addr, GUP_KUNIT_PAGES,
 					     variants[v], pages);
-			KUNIT_ASSERT_EQ_MSG(test, ret, GUP_KUNIT_PAGES,
-					    "%s(%#x)", name, variants[v]);
+			if (ret != GUP_KUNIT_PAGES) {
+				gup_kunit_release(id, pages, ret);
+				KUNIT_FAIL(test, "%s(%#x) returned %ld", name,
+					   variants[v], ret);
+				continue;
+			}
 			for (i = 0; i < GUP_KUNIT_PAGES; i++)
 				KUNIT_EXPECT_PTR_EQ_MSG(test, pages[i],
 							mapped[i], "%s", name);
 			gup_kunit_expect_refs(test, mapped, before, delta, pin,
 					      name);
-			if (pin)
-				unpin_user_pages(pages, GUP_KUNIT_PAGES);
-			else
-				for (i = 0; i < GUP_KUNIT_PAGES; i++)
-					put_page(pages[i]);
+			gup_kunit_release(id, pages, ret);
 			gup_kunit_expect_refs(test, mapped, before, 0, false,
 					      name);
 		}
 	}
+	for (i = 0; i < GUP_KUNIT_PAGES; i++)
+		put_page(mapped[i]);
 }
 
 /*
@@ -477,10 +557,15 @@ static void gup_entry_partial(struct kunit *test)
 	unsigned int i, n;
 	long ret;
 
+	/* One reference per page, held to the end, as above. */
 	ret = get_user_pages_fast(addr, GUP_KUNIT_PAGES, FOLL_WRITE, mapped);
-	KUNIT_ASSERT_EQ(test, ret, GUP_KUNIT_PAGES);
+	if (ret != GUP_KUNIT_PAGES) {
+		gup_kunit_release(GUP_GET_USER_PAGES_FAST, mapped, ret);
+		KUNIT_FAIL(test, "get_user_pages_fast() returned %ld", ret);
+		return;
+	}
 	for (i = 0; i < GUP_KUNIT_PAGES; i++) {
-		put_page(mapped[i]);
+		KUNIT_EXPECT_FALSE(test, PageCompound(mapped[i]));
 		before[i] = gup_kunit_ref(mapped[i]);
 	}
 
@@ -488,10 +573,18 @@ static void gup_entry_partial(struct kunit *test)
 		enum gup_entry id = gup_kunit_exported[n];
 		bool pin = gup_kunit_pins(id);
 
+		if (gup_kunit_skip_entry(test, id))
+			continue;
+
 		memset(pages, 0, sizeof(pages));
 		ret = gup_kunit_call(id, addr + 3 * PAGE_SIZE, 1, FOLL_WRITE,
 				     pages);
-		KUNIT_ASSERT_EQ_MSG(test, ret, 1, "%s", gup_entries[id].name);
+		if (ret != 1) {
+			gup_kunit_release(id, pages, ret);
+			KUNIT_FAIL(test, "%s returned %ld", gup_entries[id].name,
+				   ret);
+			continue;
+		}
 		KUNIT_EXPECT_PTR_EQ(test, pages[0], mapped[3]);
 		KUNIT_EXPECT_NULL(test, pages[1]);
 		for (i = 0; i < GUP_KUNIT_PAGES; i++) {
@@ -503,12 +596,11 @@ static void gup_entry_partial(struct kunit *test)
 					    "%s page %u", gup_entries[id].name,
 					    i);
 		}
-		if (pin)
-			unpin_user_page(pages[0]);
-		else
-			put_page(pages[0]);
+		gup_kunit_release(id, pages, ret);
 		KUNIT_EXPECT_EQ(test, gup_kunit_ref(mapped[3]), before[3]);
 	}
+	for (i = 0; i < GUP_KUNIT_PAGES; i++)
+		put_page(mapped[i]);
 }
 
 struct gup_kunit_bad_call {
@@ -517,6 +609,7 @@ struct gup_kunit_bad_call {
 	enum gup_rule rule;
 };
 
+/* One call per rule added after the audit of the callers. */
 static const struct gup_kunit_bad_call gup_kunit_new_rules[] = {
 	{ GUP_PIN_USER_PAGES, FOLL_LONGTERM | FOLL_NOWAIT,
 	  GUP_RULE_LONGTERM_NOWAIT },
@@ -558,6 +651,7 @@ static void gup_invalid_args_einval(struct kunit *test)
 
 		w->count = 0;
 		ret = gup_kunit_call(id, addr, 1, flags, pages);
+		gup_kunit_release(id, pages, ret);
 		KUNIT_EXPECT_EQ_MSG(test, ret, -EINVAL, "%s",
 				    gup_entries[id].name);
 		KUNIT_EXPECT_EQ(test, w->count, 1);
@@ -578,12 +672,12 @@ static void gup_invalid_args_einval(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, w->rule, GUP_RULE_NO_PAGES);
 	}
 
-	/* The rules that came with this series' audit of the callers. */
 	for (n = 0; n < ARRAY_SIZE(gup_kunit_new_rules); n++) {
 		const struct gup_kunit_bad_call *c = &gup_kunit_new_rules[n];
 
 		w->count = 0;
 		ret = gup_kunit_call(c->id, addr, 1, c->flags, pages);
+		gup_kunit_release(c->id, pages, ret);
 		KUNIT_EXPECT_EQ_MSG(test, ret, -EINVAL, "%s(%#x)",
 				    gup_entries[c->id].name, c->flags);
 		KUNIT_EXPECT_EQ(test, w->count, 1);
@@ -613,7 +707,11 @@ static void gup_invalid_args_einval(struct kunit *test)
 
 	/* populate_vma_page_range() with a @locked that says "not held". */
 	vma = find_vma(mm, addr);
-	KUNIT_ASSERT_NOT_NULL(test, vma);
+	if (!vma) {
+		mmap_read_unlock(mm);
+		KUNIT_FAIL(test, "no VMA at %#lx", addr);
+		return;
+	}
 	w->count = 0;
 	locked = 0;
 	ret = populate_vma_page_range(vma, addr, addr + PAGE_SIZE, &locked);
@@ -625,51 +723,128 @@ static void gup_invalid_args_einval(struct kunit *test)
 }
 
 /*
- * FOLL_NOWAIT on a page that is not present: the call faults it in or
- * gives up, but never drops mmap_lock, with or without @locked, and the
- * *_unlocked() entry point releases the lock it took exactly once.
+ * A mapping whose ->fault records the fault flags it is called with and
+ * maps nothing.  It fails the fault, or, when the caller cannot wait
+ * (FAULT_FLAG_RETRY_NOWAIT), asks for a retry the way a fault that would
+ * have to wait for I/O does, keeping mmap_lock.
  */
-static void gup_nowait_keeps_mmap_lock(struct kunit *test)
+static unsigned int gup_kunit_fault_flags, gup_kunit_faults;
+
+static vm_fault_t gup_kunit_fault(struct vm_fault *vmf)
+{
+	gup_kunit_faults++;
+	gup_kunit_fault_flags = vmf->flags;
+	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+		return VM_FAULT_RETRY;
+	return VM_FAULT_SIGBUS;
+}
+
+static const struct vm_operations_struct gup_kunit_vm_ops = {
+	.fault = gup_kunit_fault,
+};
+
+static int gup_kunit_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	vma->vm_ops = &gup_kunit_vm_ops;
+	return 0;
+}
+
+static const struct file_operations gup_kunit_fops = {
+	.mmap = gup_kunit_mmap,
+};
+
+#define GUP_KUNIT_FAULT_MASK						\
+	(FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE |			\
+	 FAULT_FLAG_INTERRUPTIBLE | FAULT_FLAG_RETRY_NOWAIT |		\
+	 FAULT_FLAG_TRIED)
+
+struct gup_kunit_fault_case {
+	enum gup_entry id;
+	bool pass_locked;	/* remote entry points: pass @locked */
+	unsigned int flags;	/* 0 or FOLL_NOWAIT */
+	bool unlockable;	/* the kerneldoc lets it drop mmap_lock */
+};
+
+static const struct gup_kunit_fault_case gup_kunit_fault_cases[] = {
+	{ GUP_GET_USER_PAGES_REMOTE, false, 0, false },
+	{ GUP_GET_USER_PAGES_REMOTE, true, 0, true },
+	{ GUP_GET_USER_PAGES, false, 0, false },
+	{ GUP_GET_USER_PAGES_UNLOCKED, false, 0, true },
+	{ GUP_GET_USER_PAGES_FAST, false, 0, true },
+	{ GUP_PIN_USER_PAGES_FAST, false, 0, true },
+	{ GUP_PIN_USER_PAGES_REMOTE, false, 0, false },
+	{ GUP_PIN_USER_PAGES_REMOTE, true, 0, true },
+	{ GUP_PIN_USER_PAGES, false, 0, false },
+	{ GUP_PIN_USER_PAGES_UNLOCKED, false, 0, true },
+	/* KVM's hva_to_pfn_slow() is get_user_pages_unlocked(FOLL_NOWAIT). */
+	{ GUP_GET_USER_PAGES_REMOTE, false, FOLL_NOWAIT },
+	{ GUP_GET_USER_PAGES_REMOTE, true, FOLL_NOWAIT },
+	{ GUP_GET_USER_PAGES, false, FOLL_NOWAIT },
+	{ GUP_GET_USER_PAGES_UNLOCKED, false, FOLL_NOWAIT },
+	{ GUP_PIN_USER_PAGES_REMOTE, true, FOLL_NOWAIT },
+	{ GUP_PIN_USER_PAGES, false, FOLL_NOWAIT },
+	{ GUP_PIN_USER_PAGES_UNLOCKED, false, FOLL_NOWAIT },
+};
+
+/*
+ * What each entry point really hands the fault handler: FAULT_FLAG_ALLOW_RETRY
+ * | FAULT_FLAG_KILLABLE exactly when it may drop mmap_lock, and with
+ * FOLL_NOWAIT only FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_RETRY_NOWAIT: the
+ * call then gives up without waiting, never drops mmap_lock under a caller
+ * that passed @locked, and leaves no lock behind.
+ */
+static void gup_entry_fault_flags(struct kunit *test)
 {
 	struct gup_kunit_warnings *w = test->priv;
-	unsigned long addr = gup_kunit_map(test, 4);
-	struct mm_struct *mm = current->mm;
+	struct mm_struct *mm;
+	struct file *file;
+	unsigned long addr;
 	struct page *page;
-	int locked;
-	long ret;
+	unsigned int n;
 
+	file = anon_inode_getfile("[gup_kunit]", &gup_kunit_fops, NULL,
+				  O_RDWR);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	addr = kunit_vm_mmap(test, file, 0, PAGE_SIZE, PROT_READ, MAP_SHARED,
+			     0);
+	fput(file);
+	KUNIT_ASSERT_TRUE_MSG(test, addr && !IS_ERR_VALUE(addr),
+			      "kunit_vm_mmap() failed: %ld", (long)addr);
+	mm = current->mm;
 	w->count = 0;
 
-	mmap_read_lock(mm);
-	locked = 1;
-	ret = get_user_pages_remote(mm, addr, 1, FOLL_NOWAIT | FOLL_WRITE,
-				    &page, &locked);
-	KUNIT_EXPECT_GE(test, ret, 0);
-	KUNIT_EXPECT_LE(test, ret, 1);
-	KUNIT_EXPECT_EQ(test, locked, 1);
-	KUNIT_EXPECT_TRUE(test, rwsem_is_locked(&mm->mmap_lock));
-	if (ret == 1)
-		put_page(page);
+	for (n = 0; n < ARRAY_SIZE(gup_kunit_fault_cases); n++) {
+		const struct gup_kunit_fault_case *c = &gup_kunit_fault_cases[n];
+		bool nowait = c->flags & FOLL_NOWAIT;
+		const char *name = gup_entries[c->id].name;
+		unsigned int want = 0;
+		int locked;
+		long ret;
 
-	ret = pin_user_pages_remote(mm, addr + PAGE_SIZE, 1,
-				    FOLL_NOWAIT | FOLL_WRITE, &page, &locked);
-	KUNIT_EXPECT_GE(test, ret, 0);
-	KUNIT_EXPECT_LE(test, ret, 1);
-	KUNIT_EXPECT_EQ(test, locked, 1);
-	KUNIT_EXPECT_TRUE(test, rwsem_is_locked(&mm->mmap_lock));
-	if (ret == 1)
-		unpin_user_page(page);
-	mmap_read_unlock(mm);
+		if (nowait)
+			want = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_RETRY_NOWAIT;
+		else if (c->unlockable)
+			want = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;
 
-	/* KVM's call: hva_to_pfn_slow(). */
-	ret = get_user_pages_unlocked(addr + 2 * PAGE_SIZE, 1, &page,
-				      FOLL_NOWAIT | FOLL_WRITE);
-	KUNIT_EXPECT_GE(test, ret, 0);
-	KUNIT_EXPECT_LE(test, ret, 1);
-	KUNIT_EXPECT_FALSE(test, rwsem_is_locked(&mm->mmap_lock));
-	if (ret == 1)
-		put_page(page);
+		gup_kunit_faults = 0;
+		gup_kunit_fault_flags = 0;
+		ret = __gup_kunit_call(c->id, addr, 1, c->flags, &page,
+				       c->pass_locked, &locked);
+		gup_kunit_release(c->id, &page, ret);
 
+		KUNIT_EXPECT_EQ_MSG(test, ret, nowait ? 0 : -EFAULT,
+				    "%s(%#x)", name, c->flags);
+		KUNIT_EXPECT_EQ_MSG(test, gup_kunit_faults, 1, "%s(%#x)",
+				    name, c->flags);
+		KUNIT_EXPECT_EQ_MSG(test,
+				    gup_kunit_fault_flags & GUP_KUNIT_FAULT_MASK,
+				    want, "%s(%#x%s): fault flags", name,
+				    c->flags, c->pass_locked ? ", locked" : "");
+		KUNIT_EXPECT_EQ_MSG(test, locked, 1, "%s(%#x)", name, c->flags);
+		KUNIT_EXPECT_FALSE_MSG(test, rwsem_is_locked(&mm->mmap_lock),
+				       "%s(%#x): mmap_lock left held", name,
+				       c->flags);
+	}
 	KUNIT_EXPECT_EQ(test, w->count, 0);
 }
 
@@ -679,7 +854,7 @@ static struct kunit_case gup_kunit_cases[] = {
 	KUNIT_CASE(gup_entry_get_and_pin),
 	KUNIT_CASE(gup_entry_partial),
 	KUNIT_CASE(gup_invalid_args_einval),
-	KUNIT_CASE(gup_nowait_keeps_mmap_lock),
+	KUNIT_CASE(gup_entry_fault_flags),
 	{}
 };
 

@@ -83,6 +83,8 @@ static bool kmsg_warned(int fd)
 	bool warned = false;
 	ssize_t n;
 
+	if (fd < 0)
+		return false;
 	for (;;) {
 		n = read(fd, rec, sizeof(rec) - 1);
 		if (n < 0 && errno == EPIPE)	/* overwritten records */
@@ -116,7 +118,8 @@ int main(void)
 	}
 	kmsg = kmsg_open();
 	if (kmsg < 0)
-		ksft_exit_skip("/dev/kmsg: %s\n", strerror(errno));
+		ksft_print_msg("/dev/kmsg: %s: not checking for warnings\n",
+			       strerror(errno));
 
 	mem = mmap(NULL, pagesize, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -154,7 +157,8 @@ int main(void)
 	}
 
 	munmap(mem, pagesize);
-	close(kmsg);
+	if (kmsg >= 0)
+		close(kmsg);
 	close(fd);
 	ksft_finished();
 }

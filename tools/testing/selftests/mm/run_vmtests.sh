@@ -296,6 +296,8 @@ CATEGORY="gup_test" run_test ./gup_test -ct -F 0x1 0 19 0x1000
 CATEGORY="gup_test" run_test ./gup_longterm
 # gup_test's ioctl refuses flags that break GUP's rules, without a WARN
 CATEGORY="gup_test" run_test ./gup_args
+# /proc/pid/mem and ptrace on anon, shmem, hugetlb and file memory
+CATEGORY="gup_test" run_test ./remote_access
 
 CATEGORY="userfaultfd" run_test ./uffd-unit-tests
 uffd_stress_bin=./uffd-stress

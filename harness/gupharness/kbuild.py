@@ -111,8 +111,9 @@ def declared_in(src, name):
 
 
 def series_fragment_for_prefix(src, build):
-    """series.config reduced to the options a prefix of the series has
-    already declared (make bisect): a patch may only add its option later."""
+    """series.config reduced to the options the tree at src declares: a
+    prefix of the series (make bisect) may not have added them yet, and
+    another series (PATCHES=) may not have them at all."""
     keep, dropped = [], []
     for line in read(SERIES_FRAGMENT).splitlines():
         m = re.match(r"^(?:# )?CONFIG_(\w+)[= ]", line)
@@ -130,7 +131,9 @@ def series_fragment_for_prefix(src, build):
 
 def configure(src, build, kind, commit):
     frags = fragments_for(kind)
-    if kind == "bisect":
+    # A prefix of the series (make bisect), or another series (PATCHES=,
+    # the failure demos): series.config only as far as the tree declares it.
+    if kind == "bisect" or env("PATCHES"):
         frags = [series_fragment_for_prefix(src, build)
                  if f == SERIES_FRAGMENT else f for f in frags]
     stamp = os.path.join(build, ".gupharness-config")

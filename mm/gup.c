@@ -508,6 +508,10 @@ const struct gup_entry_desc gup_entries[NR_GUP_ENTRIES] = {
 		FOLL_PIN, GUP_LOCK_CALLER },
 	[GUP_PIN_USER_PAGES_UNLOCKED] = { "pin_user_pages_unlocked",
 		FOLL_PIN | FOLL_TOUCH, GUP_LOCK_INTERNAL },
+	[GUP_GET_USER_PAGES_VMA] = { "get_user_pages_vma",
+		FOLL_GET | FOLL_TOUCH | FOLL_REMOTE, GUP_LOCK_VMA },
+	[GUP_PIN_USER_PAGES_VMA] = { "pin_user_pages_vma",
+		FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE, GUP_LOCK_VMA },
 	[GUP_POPULATE_VMA_PAGE_RANGE] = { "populate_vma_page_range",
 		FOLL_TOUCH, GUP_LOCK_CALLER },
 	[GUP_FAULTIN_PAGE_RANGE] = { "faultin_page_range",
@@ -527,6 +531,7 @@ const char * const gup_rule_names[NR_GUP_RULES] = {
 	[GUP_RULE_LONGTERM_NOWAIT]	= "FOLL_LONGTERM with FOLL_NOWAIT",
 	[GUP_RULE_P2PDMA_NOT_PIN]	= "FOLL_PCI_P2PDMA without FOLL_PIN",
 	[GUP_RULE_FAST_FLAGS]		= "a flag GUP-fast does not honour",
+	[GUP_RULE_VMA_FLAGS]		= "a flag the single-VMA GUP does not honour",
 };
 
 /*
@@ -535,6 +540,15 @@ const char * const gup_rule_names[NR_GUP_RULES] = {
  */
 #define GUP_FAST_FLAGS	(FOLL_WRITE | FOLL_LONGTERM | FOLL_FORCE | FOLL_GET | \
 			 FOLL_NOFAULT | FOLL_PCI_P2PDMA | FOLL_HONOR_NUMA_FAULT)
+
+/*
+ * The flags get_user_pages_vma() and pin_user_pages_vma() honour: all but
+ * FOLL_LONGTERM and FOLL_PCI_P2PDMA.
+ */
+#define GUP_VMA_FLAGS	(FOLL_WRITE | FOLL_GET | FOLL_DUMP | FOLL_FORCE | \
+			 FOLL_NOWAIT | FOLL_NOFAULT | FOLL_HWPOISON | \
+			 FOLL_ANON | FOLL_SPLIT_PMD | FOLL_INTERRUPTIBLE | \
+			 FOLL_HONOR_NUMA_FAULT)
 
 /**
  * gup_check_args() - Check the arguments of a GUP call against the rules.
@@ -622,6 +636,15 @@ enum gup_rule gup_check_args(struct page **pages, int *locked,
 		 */
 		[GUP_RULE_FAST_FLAGS] = ep->lock == GUP_LOCK_FAST &&
 			(gup_flags & ~INTERNAL_GUP_FLAGS & ~GUP_FAST_FLAGS),
+		/*
+		 * The single-VMA entry points hand back pages for the caller to
+		 * access with the CPU while it holds the VMA's lock, and have no
+		 * path that migrates pages before pinning them.  A long-term
+		 * pin would get neither the migration nor a caller that drops
+		 * its pages soon; P2PDMA pages are for DMA, not for kmap().
+		 */
+		[GUP_RULE_VMA_FLAGS] = ep->lock == GUP_LOCK_VMA &&
+			(gup_flags & ~INTERNAL_GUP_FLAGS & ~GUP_VMA_FLAGS),
 	};
 	enum gup_rule rule;
 
@@ -656,6 +679,7 @@ static bool gup_may_unlock(enum gup_lock lock, int *locked,
 	switch (lock) {
 	case GUP_LOCK_CALLER:
 	case GUP_LOCK_CALLER_UNLOCKABLE:
+	case GUP_LOCK_VMA:
 		return locked;
 	case GUP_LOCK_INTERNAL:
 		return true;
@@ -1364,20 +1388,13 @@ unmap:
 }
 
 /*
- * mmap_lock must be held on entry.  If @flags has FOLL_UNLOCKABLE, the
- * mmap_lock may be released.  If it is, *@locked will be set to 0 and -EBUSY
- * returned.  FOLL_UNLOCKABLE never comes with FOLL_NOWAIT: see
- * is_valid_gup_args().
+ * The fault flags for a GUP fault with FOLL_ flags @flags, whichever lock the
+ * fault runs under.
  */
-static int faultin_page(struct vm_area_struct *vma,
-		unsigned long address, unsigned int flags, bool unshare,
-		int *locked)
+static unsigned int gup_fault_flags(unsigned int flags, bool unshare)
 {
 	unsigned int fault_flags = 0;
-	vm_fault_t ret;
 
-	if (flags & FOLL_NOFAULT)
-		return -EFAULT;
 	if (flags & FOLL_WRITE)
 		fault_flags |= FAULT_FLAG_WRITE;
 	if (flags & FOLL_REMOTE)
@@ -1409,7 +1426,25 @@ static int faultin_page(struct vm_area_struct *vma,
 		/* FAULT_FLAG_WRITE and FAULT_FLAG_UNSHARE are incompatible */
 		VM_BUG_ON(fault_flags & FAULT_FLAG_WRITE);
 	}
+	return fault_flags;
+}
 
+/*
+ * mmap_lock must be held on entry.  If @flags has FOLL_UNLOCKABLE, the
+ * mmap_lock may be released.  If it is, *@locked will be set to 0 and -EBUSY
+ * returned.  FOLL_UNLOCKABLE never comes with FOLL_NOWAIT: see
+ * is_valid_gup_args().
+ */
+static int faultin_page(struct vm_area_struct *vma,
+		unsigned long address, unsigned int flags, bool unshare,
+		int *locked)
+{
+	unsigned int fault_flags;
+	vm_fault_t ret;
+
+	if (flags & FOLL_NOFAULT)
+		return -EFAULT;
+	fault_flags = gup_fault_flags(flags, unshare);
 	ret = handle_mm_fault(vma, address, fault_flags, NULL);
 
 	if (ret & VM_FAULT_COMPLETED) {
@@ -2882,6 +2917,304 @@ long get_user_pages_remote(struct mm_struct *mm,
 }
 EXPORT_SYMBOL(get_user_pages_remote);
 
+/*
+ * Read-lock the VMA at @addr for a single-VMA call, or return NULL to take
+ * mmap_lock instead: when there is no VMA there, when it is being changed,
+ * without CONFIG_PER_VMA_LOCK, and always for FOLL_NOWAIT, which the fault
+ * path cannot serve under the VMA lock (FAULT_FLAG_RETRY_NOWAIT means "keep
+ * the lock", and a VMA-locked fault that cannot finish always drops it).
+ * The KUnit suite stubs this out to force the mmap_lock path.
+ */
+VISIBLE_IF_KUNIT struct vm_area_struct *gup_vma_trylock(struct mm_struct *mm,
+							unsigned long addr,
+							unsigned int gup_flags)
+{
+	KUNIT_STATIC_STUB_REDIRECT(gup_vma_trylock, mm, addr, gup_flags);
+	if (gup_flags & FOLL_NOWAIT)
+		return NULL;
+	return lock_vma_under_rcu(mm, addr);
+}
+
+static void gup_vma_put_pages(struct page **pages, unsigned long nr,
+			      unsigned int gup_flags)
+{
+	unsigned long i;
+
+	if (gup_flags & FOLL_PIN) {
+		unpin_user_pages(pages, nr);
+		return;
+	}
+	for (i = 0; i < nr; i++)
+		put_page(pages[i]);
+}
+
+/*
+ * Fault in one page under the per-VMA lock.  -EAGAIN means that the fault
+ * path dropped the lock (VM_FAULT_RETRY or VM_FAULT_COMPLETED: it needs
+ * mmap_lock, or it waited), and @vma must not be touched again.
+ */
+static int gup_vma_fault(struct vm_area_struct *vma, unsigned long address,
+			 unsigned int flags, bool unshare)
+{
+	unsigned int fault_flags;
+	vm_fault_t ret;
+
+	if (flags & FOLL_NOFAULT)
+		return -EFAULT;
+	fault_flags = gup_fault_flags(flags, unshare) | FAULT_FLAG_VMA_LOCK;
+	/* We own the lock, and FOLL_NOWAIT never gets here. */
+	VM_WARN_ON_ONCE(!(fault_flags & FAULT_FLAG_ALLOW_RETRY) ||
+			(fault_flags & FAULT_FLAG_RETRY_NOWAIT));
+
+	ret = handle_mm_fault(vma, address, fault_flags, NULL);
+	if (ret & (VM_FAULT_RETRY | VM_FAULT_COMPLETED))
+		return -EAGAIN;
+	if (ret & VM_FAULT_ERROR)
+		return vm_fault_to_errno(ret, flags) ? : -EFAULT;
+	return 0;
+}
+
+/*
+ * Take the pages of [@start, @start + @nr_pages pages), which @vma covers,
+ * under @vma's per-VMA lock and nothing else.  Return 0 with every page
+ * taken and @vma still locked; -EAGAIN with nothing taken and @vma unlocked
+ * when a fault dropped the lock; any other error with nothing taken and
+ * @vma still locked.
+ */
+static int gup_vma_locked(struct vm_area_struct *vma, unsigned long start,
+			  unsigned long nr_pages, unsigned int gup_flags,
+			  struct page **pages)
+{
+	struct follow_page_context ctx = { NULL };
+	unsigned long i = 0;
+	int ret;
+
+	vma_assert_locked(vma);
+	ret = check_vma_flags(vma, gup_flags);
+	while (!ret && i < nr_pages) {
+		unsigned long addr = start + i * PAGE_SIZE;
+		struct page *page;
+
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+
+		page = follow_page_mask(vma, addr, gup_flags, &ctx);
+		if (!page || PTR_ERR(page) == -EMLINK) {
+			ret = gup_vma_fault(vma, addr, gup_flags,
+					    PTR_ERR(page) == -EMLINK);
+			continue;
+		}
+		if (IS_ERR(page)) {
+			ret = PTR_ERR(page);
+			break;
+		}
+		flush_anon_page(vma, page, addr);
+		flush_dcache_page(page);
+		pages[i++] = page;
+	}
+	if (ctx.pgmap)
+		put_dev_pagemap(ctx.pgmap);
+	if (ret)
+		gup_vma_put_pages(pages, i, gup_flags);
+	return ret;
+}
+
+/*
+ * The same under mmap_lock: the caller's (@gv->lock is GUP_VMA_CALLER_LOCK),
+ * which is never dropped, or our own, which a fault may drop and we then
+ * take again.
+ */
+static int gup_vma_mmap_locked(struct mm_struct *mm, unsigned long start,
+			       unsigned long nr_pages, unsigned int gup_flags,
+			       struct page **pages, struct gup_vma *gv)
+{
+	bool own = gv->lock != GUP_VMA_CALLER_LOCK;
+	struct vm_area_struct *vma;
+	int locked = 1;
+	long ret;
+
+	if (own && mmap_read_lock_killable(mm))
+		return -EINTR;
+
+	/* Untagging a remote address needs mmap_lock. */
+	start = untagged_addr_remote(mm, start);
+	vma = vma_lookup(mm, start);
+	if (!vma || nr_pages > (vma->vm_end - start) >> PAGE_SHIFT) {
+		ret = -EFAULT;
+		goto unlock;
+	}
+
+	ret = __get_user_pages_locked(mm, start, nr_pages, pages, &locked,
+				      gup_flags);
+	if (ret != nr_pages) {
+		if (ret > 0)
+			gup_vma_put_pages(pages, ret, gup_flags);
+		if (ret >= 0)
+			ret = gup_flags & FOLL_NOWAIT ? -EAGAIN : -EFAULT;
+		goto unlock;
+	}
+
+	if (!locked) {
+		/*
+		 * A fault dropped mmap_lock on the way.  The pages are what was
+		 * mapped while we took them, as with any GUP; the VMA we return
+		 * is the one that covers the range now.
+		 */
+		if (mmap_read_lock_killable(mm)) {
+			gup_vma_put_pages(pages, nr_pages, gup_flags);
+			return -EINTR;
+		}
+		locked = 1;
+		vma = vma_lookup(mm, start);
+		if (!vma || nr_pages > (vma->vm_end - start) >> PAGE_SHIFT) {
+			gup_vma_put_pages(pages, nr_pages, gup_flags);
+			ret = -EFAULT;
+			goto unlock;
+		}
+	}
+	gv->vma = vma;
+	if (own)
+		gv->lock = GUP_VMA_MMAP_LOCK;
+	return 0;
+
+unlock:
+	if (own && locked)
+		mmap_read_unlock(mm);
+	return ret;
+}
+
+static int __gup_vma(struct mm_struct *mm, unsigned long start,
+		     unsigned long nr_pages, unsigned int gup_flags,
+		     struct page **pages, struct gup_vma *gv,
+		     enum gup_entry entry)
+{
+	bool caller_locked = gv->lock == GUP_VMA_CALLER_LOCK;
+	struct vm_area_struct *vma;
+	int one = 1, ret;
+
+	if (WARN_ON_ONCE(!caller_locked && gv->lock != GUP_VMA_UNLOCKED))
+		return -EINVAL;
+	if (!is_valid_gup_args(pages, caller_locked ? NULL : &one, &gup_flags,
+			       entry))
+		return -EINVAL;
+	if (!nr_pages)
+		return -EINVAL;
+
+	start &= PAGE_MASK;
+	gv->vma = NULL;
+	gv->mm = mm;
+	gv->pages = pages;
+	gv->nr_pages = nr_pages;
+	gv->gup_flags = gup_flags & (FOLL_GET | FOLL_PIN);
+	if (gup_flags & FOLL_PIN)
+		mm_set_has_pinned_flag(&mm->flags);
+
+	if (caller_locked) {
+		mmap_assert_locked(mm);
+		return gup_vma_mmap_locked(mm, start, nr_pages, gup_flags,
+					   pages, gv);
+	}
+
+	/*
+	 * An address that lock_vma_under_rcu() finds in a VMA carries no
+	 * tag (tagged addresses lie above TASK_SIZE), so this path needs no
+	 * untagged_addr_remote(), which would want mmap_lock.
+	 */
+	vma = gup_vma_trylock(mm, start, gup_flags);
+	if (vma) {
+		if (nr_pages > (vma->vm_end - start) >> PAGE_SHIFT) {
+			vma_end_read(vma);
+			return -EFAULT;
+		}
+		ret = gup_vma_locked(vma, start, nr_pages, gup_flags, pages);
+		if (!ret) {
+			gv->vma = vma;
+			gv->lock = GUP_VMA_LOCK;
+			return 0;
+		}
+		if (ret != -EAGAIN) {
+			vma_end_read(vma);
+			return ret;
+		}
+		/* The fault needs mmap_lock, or has waited: take mmap_lock. */
+	}
+	return gup_vma_mmap_locked(mm, start, nr_pages, gup_flags, pages, gv);
+}
+
+/**
+ * get_user_pages_vma() - take references on user pages that lie in one VMA,
+ *			  under that VMA's lock
+ * @mm:		mm_struct of the target address space, which may be remote
+ * @start:	starting user address
+ * @nr_pages:	number of pages from @start, at least one
+ * @gup_flags:	flags modifying lookup behaviour; not FOLL_LONGTERM nor
+ *		FOLL_PCI_P2PDMA
+ * @pages:	array of at least @nr_pages entries that receives the pages
+ * @gv:		in: @gv->lock is GUP_VMA_UNLOCKED, or GUP_VMA_CALLER_LOCK if
+ *		the caller holds mmap_lock (for read or write) and keeps it;
+ *		out, on success: the VMA and the lock that keeps it stable
+ *
+ * For callers that access a few pages of one VMA with the CPU, and need the
+ * VMA while they do: ptrace and /proc/pid/mem, uprobes.  Without a lock
+ * from the caller, the VMA is looked up and read-locked with the per-VMA
+ * lock, so that the call does not wait for, nor hold up, an mmap_lock
+ * writer elsewhere in the address space.  It falls back to mmap_lock, held
+ * for read, when the VMA lock cannot be had (no VMA at @start, a VMA being
+ * changed, no CONFIG_PER_VMA_LOCK, FOLL_NOWAIT) or when a fault needs
+ * mmap_lock.  @gv->lock says which lock is held on return.  The stack is
+ * never expanded.
+ *
+ * All of the range must lie in one VMA: a range that crosses a VMA boundary
+ * or a hole fails with -EFAULT, it is not cut short.  The call takes every
+ * page or none.
+ *
+ * Release with gup_vma_release(), or drop the lock with gup_vma_unlock()
+ * and the pages with put_page().
+ *
+ * Return: 0 with a reference on each page and @gv->vma locked as
+ * @gv->lock says; or -errno with nothing taken and, unless the caller
+ * holds mmap_lock, nothing locked.  With FOLL_NOWAIT, -EAGAIN if a page
+ * could not be faulted in without waiting.
+ */
+int get_user_pages_vma(struct mm_struct *mm, unsigned long start,
+		       unsigned long nr_pages, unsigned int gup_flags,
+		       struct page **pages, struct gup_vma *gv)
+{
+	return __gup_vma(mm, start, nr_pages, gup_flags, pages, gv,
+			 GUP_GET_USER_PAGES_VMA);
+}
+EXPORT_SYMBOL_GPL(get_user_pages_vma);
+
+/**
+ * pin_user_pages_vma() - pin user pages that lie in one VMA, under that
+ *			  VMA's lock
+ * @mm:		mm_struct of the target address space, which may be remote
+ * @start:	starting user address
+ * @nr_pages:	number of pages from @start, at least one
+ * @gup_flags:	flags modifying lookup behaviour; not FOLL_LONGTERM nor
+ *		FOLL_PCI_P2PDMA
+ * @pages:	array of at least @nr_pages entries that receives the pages
+ * @gv:		as for get_user_pages_vma()
+ *
+ * get_user_pages_vma() with FOLL_PIN, for callers that write to the pages'
+ * data: see Documentation/core-api/pin_user_pages.rst.  Release with
+ * gup_vma_release(), or drop the lock with gup_vma_unlock() and the pages
+ * with unpin_user_pages_dirty_lock().
+ *
+ * Return: as for get_user_pages_vma().
+ */
+int pin_user_pages_vma(struct mm_struct *mm, unsigned long start,
+		       unsigned long nr_pages, unsigned int gup_flags,
+		       struct page **pages, struct gup_vma *gv)
+{
+	return __gup_vma(mm, start, nr_pages, gup_flags, pages, gv,
+			 GUP_PIN_USER_PAGES_VMA);
+}
+EXPORT_SYMBOL_GPL(pin_user_pages_vma);
+
 #else /* CONFIG_MMU */
 long get_user_pages_remote(struct mm_struct *mm,
 			   unsigned long start, unsigned long nr_pages,
@@ -2890,7 +3223,80 @@ long get_user_pages_remote(struct mm_struct *mm,
 {
 	return 0;
 }
+
+int get_user_pages_vma(struct mm_struct *mm, unsigned long start,
+		       unsigned long nr_pages, unsigned int gup_flags,
+		       struct page **pages, struct gup_vma *gv)
+{
+	return -EFAULT;
+}
+EXPORT_SYMBOL_GPL(get_user_pages_vma);
+
+int pin_user_pages_vma(struct mm_struct *mm, unsigned long start,
+		       unsigned long nr_pages, unsigned int gup_flags,
+		       struct page **pages, struct gup_vma *gv)
+{
+	return -EFAULT;
+}
+EXPORT_SYMBOL_GPL(pin_user_pages_vma);
 #endif /* !CONFIG_MMU */
+
+/**
+ * gup_vma_unlock() - drop the lock a single-VMA GUP call took
+ * @gv:		as filled in by a successful get_user_pages_vma() or
+ *		pin_user_pages_vma()
+ *
+ * Drops the per-VMA lock or mmap_lock that the call took, and nothing if
+ * the caller held mmap_lock.  The pages stay referenced or pinned;
+ * @gv->vma may no longer be used.
+ */
+void gup_vma_unlock(struct gup_vma *gv)
+{
+	switch (gv->lock) {
+	case GUP_VMA_LOCK:
+		vma_end_read(gv->vma);
+		break;
+	case GUP_VMA_MMAP_LOCK:
+		mmap_read_unlock(gv->mm);
+		break;
+	case GUP_VMA_CALLER_LOCK:
+		gv->vma = NULL;
+		return;
+	case GUP_VMA_UNLOCKED:
+		break;
+	}
+	gv->vma = NULL;
+	gv->lock = GUP_VMA_UNLOCKED;
+}
+EXPORT_SYMBOL_GPL(gup_vma_unlock);
+
+/**
+ * gup_vma_release() - release what a single-VMA GUP call took
+ * @gv:		as filled in by a successful get_user_pages_vma() or
+ *		pin_user_pages_vma()
+ * @make_dirty:	whether the caller wrote to the pages
+ *
+ * Marks the pages dirty if @make_dirty, drops the references or unpins
+ * them, whichever the call took, and then drops the lock, as
+ * gup_vma_unlock() does.  @gv may then be used for another call.
+ */
+void gup_vma_release(struct gup_vma *gv, bool make_dirty)
+{
+	unsigned long i;
+
+	if (gv->gup_flags & FOLL_PIN) {
+		unpin_user_pages_dirty_lock(gv->pages, gv->nr_pages,
+					    make_dirty);
+	} else {
+		for (i = 0; i < gv->nr_pages; i++) {
+			if (make_dirty)
+				set_page_dirty_lock(gv->pages[i]);
+			put_page(gv->pages[i]);
+		}
+	}
+	gup_vma_unlock(gv);
+}
+EXPORT_SYMBOL_GPL(gup_vma_release);
 
 /**
  * get_user_pages() - pin user pages in memory

@@ -1376,6 +1376,13 @@ enum gup_lock {
 	 * slow path (not with FOLL_FAST_ONLY) takes it as GUP_LOCK_INTERNAL.
 	 */
 	GUP_LOCK_FAST,
+	/*
+	 * The single-VMA entry points: they read-lock the one VMA, or take
+	 * mmap_lock for read when they cannot, and return holding that lock;
+	 * or, with @locked NULL, they run under the caller's mmap_lock and
+	 * never drop it.
+	 */
+	GUP_LOCK_VMA,
 };
 
 /* Every way into GUP that checks its arguments with is_valid_gup_args(). */
@@ -1389,6 +1396,8 @@ enum gup_entry {
 	GUP_PIN_USER_PAGES_REMOTE,
 	GUP_PIN_USER_PAGES,
 	GUP_PIN_USER_PAGES_UNLOCKED,
+	GUP_GET_USER_PAGES_VMA,
+	GUP_PIN_USER_PAGES_VMA,
 	GUP_POPULATE_VMA_PAGE_RANGE,
 	GUP_FAULTIN_PAGE_RANGE,
 	NR_GUP_ENTRIES,
@@ -1419,6 +1428,7 @@ enum gup_rule {
 	GUP_RULE_LONGTERM_NOWAIT,
 	GUP_RULE_P2PDMA_NOT_PIN,
 	GUP_RULE_FAST_FLAGS,
+	GUP_RULE_VMA_FLAGS,
 	NR_GUP_RULES,
 };
 
@@ -1430,6 +1440,9 @@ enum gup_rule gup_check_args(struct page **pages, int *locked,
 bool is_valid_gup_args(struct page **pages, int *locked,
 		       unsigned int *gup_flags_p, enum gup_entry entry);
 void gup_warn_invalid_args(enum gup_entry entry, enum gup_rule rule);
+struct vm_area_struct *gup_vma_trylock(struct mm_struct *mm,
+				       unsigned long addr,
+				       unsigned int gup_flags);
 #endif
 
 /*

@@ -63,6 +63,7 @@ struct gup_kunit_entry {
 	bool needs_locked;	/* ... which may not be NULL */
 	enum gup_kunit_unlock unlock;
 	bool fast;		/* GUP-fast */
+	bool vma;		/* single-VMA */
 };
 
 static const struct gup_kunit_entry gup_kunit_entries[] = {
@@ -82,6 +83,11 @@ static const struct gup_kunit_entry gup_kunit_entries[] = {
 	{ GUP_PIN_USER_PAGES, FOLL_PIN, false, false, UNLOCK_NEVER },
 	{ GUP_PIN_USER_PAGES_UNLOCKED, FOLL_PIN | FOLL_TOUCH,
 	  false, false, UNLOCK_ALWAYS },
+	/* @locked NULL: under the caller's mmap_lock; else their own lock. */
+	{ GUP_GET_USER_PAGES_VMA, FOLL_GET | FOLL_TOUCH | FOLL_REMOTE,
+	  true, false, UNLOCK_IF_LOCKED, false, true },
+	{ GUP_PIN_USER_PAGES_VMA, FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE,
+	  true, false, UNLOCK_IF_LOCKED, false, true },
 	{ GUP_POPULATE_VMA_PAGE_RANGE, FOLL_TOUCH,
 	  true, false, UNLOCK_IF_LOCKED },
 	{ GUP_FAULTIN_PAGE_RANGE, FOLL_TOUCH | FOLL_MADV_POPULATE,
@@ -140,6 +146,10 @@ static bool gup_kunit_breaks(struct kunit *test, enum gup_rule rule,
 			~(FOLL_WRITE | FOLL_LONGTERM | FOLL_FORCE | FOLL_GET |
 			  FOLL_NOFAULT | FOLL_PCI_P2PDMA |
 			  FOLL_HONOR_NUMA_FAULT));
+	case GUP_RULE_VMA_FLAGS:
+		/* No migration before pinning, and CPU access only. */
+		return a->e->vma &&
+		       (a->flags & (FOLL_LONGTERM | FOLL_PCI_P2PDMA));
 	default:
 		return true;
 	}
@@ -154,6 +164,7 @@ static const enum gup_rule gup_kunit_stated_rules[] __maybe_unused = {
 	GUP_RULE_LOCKED_REQUIRED, GUP_RULE_GET_AND_PIN,
 	GUP_RULE_LONGTERM_NOT_PIN, GUP_RULE_NO_PAGES, GUP_RULE_LONGTERM_P2PDMA,
 	GUP_RULE_LONGTERM_NOWAIT, GUP_RULE_P2PDMA_NOT_PIN, GUP_RULE_FAST_FLAGS,
+	GUP_RULE_VMA_FLAGS,
 };
 
 static_assert(ARRAY_SIZE(gup_kunit_stated_rules) == NR_GUP_RULES - 1);
@@ -345,7 +356,35 @@ static unsigned long gup_kunit_map(struct kunit *test, unsigned long nr)
 	return addr;
 }
 
-/* Call entry point @id on [addr, addr + nr pages). */
+/*
+ * A single-VMA entry point: with @pass_locked, it takes its own lock, else
+ * it runs under ours.  Drop the lock it returns with and keep the pages, so
+ * that the caller releases them like those of any entry point: @nr on
+ * success.
+ */
+static long gup_kunit_call_vma(enum gup_entry id, unsigned long addr,
+			       unsigned long nr, unsigned int flags,
+			       struct page **pages, bool pass_locked)
+{
+	struct gup_vma gv = { .lock = GUP_VMA_UNLOCKED };
+	struct mm_struct *mm = current->mm;
+	int ret;
+
+	if (!pass_locked) {
+		mmap_read_lock(mm);
+		gv.lock = GUP_VMA_CALLER_LOCK;
+	}
+	if (id == GUP_GET_USER_PAGES_VMA)
+		ret = get_user_pages_vma(mm, addr, nr, flags, pages, &gv);
+	else
+		ret = pin_user_pages_vma(mm, addr, nr, flags, pages, &gv);
+	if (!ret)
+		gup_vma_unlock(&gv);
+	if (!pass_locked)
+		mmap_read_unlock(mm);
+	return ret ? ret : nr;
+}
+
 /*
  * Call entry point @id on [addr, addr + nr pages), taking mmap_lock around
  * it if the entry point wants it held.  The remote entry points get @locked
@@ -394,6 +433,10 @@ static long __gup_kunit_call(enum gup_entry id, unsigned long addr,
 		return get_user_pages_fast(addr, nr, flags, pages);
 	case GUP_PIN_USER_PAGES_FAST:
 		return pin_user_pages_fast(addr, nr, flags, pages);
+	case GUP_GET_USER_PAGES_VMA:
+	case GUP_PIN_USER_PAGES_VMA:
+		return gup_kunit_call_vma(id, addr, nr, flags, pages,
+					  pass_locked);
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -455,7 +498,8 @@ static const enum gup_entry gup_kunit_exported[] = {
 	GUP_GET_USER_PAGES_UNLOCKED, GUP_GET_USER_PAGES_FAST_ONLY,
 	GUP_GET_USER_PAGES_FAST, GUP_PIN_USER_PAGES_FAST,
 	GUP_PIN_USER_PAGES_REMOTE, GUP_PIN_USER_PAGES,
-	GUP_PIN_USER_PAGES_UNLOCKED,
+	GUP_PIN_USER_PAGES_UNLOCKED, GUP_GET_USER_PAGES_VMA,
+	GUP_PIN_USER_PAGES_VMA,
 };
 
 /* Each mapped page has its refcount from before, plus @delta. */
@@ -519,8 +563,12 @@ static void gup_entry_get_and_pin(struct kunit *test)
 			continue;
 
 		for (v = 0; v < ARRAY_SIZE(variants); v++) {
-			/* FOLL_LONGTERM is a pin-only flag. */
-			if ((variants[v] & FOLL_LONGTERM) && !pin)
+			/*
+			 * FOLL_LONGTERM is a pin-only flag, which the
+			 * single-VMA entry points refuse.
+			 */
+			if ((variants[v] & FOLL_LONGTERM) &&
+			    (!pin || gup_entries[id].lock == GUP_LOCK_VMA))
 				continue;
 			memset(pages, 0, sizeof(pages));
 			ret = gup_kunit_call(id, addr, GUP_KUNIT_PAGES,
@@ -626,6 +674,10 @@ static const struct gup_kunit_bad_call gup_kunit_new_rules[] = {
 	{ GUP_PIN_USER_PAGES_FAST, FOLL_NOWAIT, GUP_RULE_FAST_FLAGS },
 	{ GUP_PIN_USER_PAGES_FAST, FOLL_INTERRUPTIBLE, GUP_RULE_FAST_FLAGS },
 	{ GUP_GET_USER_PAGES_FAST, FOLL_DUMP, GUP_RULE_FAST_FLAGS },
+	{ GUP_PIN_USER_PAGES_VMA, FOLL_LONGTERM, GUP_RULE_VMA_FLAGS },
+	{ GUP_PIN_USER_PAGES_VMA, FOLL_PCI_P2PDMA, GUP_RULE_VMA_FLAGS },
+	{ GUP_PIN_USER_PAGES_VMA, FOLL_LONGTERM | FOLL_NOWAIT,
+	  GUP_RULE_LONGTERM_NOWAIT },
 };
 
 /*
@@ -661,8 +713,7 @@ static void gup_invalid_args_einval(struct kunit *test)
 				GUP_RULE_LONGTERM_NOT_PIN);
 
 		/* No pages array to return the pages in. */
-		if (!gup_kunit_pins(id) && id != GUP_GET_USER_PAGES_FAST &&
-		    id != GUP_GET_USER_PAGES_FAST_ONLY)
+		if (!(gup_entries[id].to_set & (FOLL_GET | FOLL_PIN)))
 			continue;
 		w->count = 0;
 		ret = gup_kunit_call(id, addr, 1, 0, NULL);
@@ -776,6 +827,15 @@ static const struct gup_kunit_fault_case gup_kunit_fault_cases[] = {
 	{ GUP_PIN_USER_PAGES_REMOTE, true, 0, true },
 	{ GUP_PIN_USER_PAGES, false, 0, false },
 	{ GUP_PIN_USER_PAGES_UNLOCKED, false, 0, true },
+	/*
+	 * The single-VMA entry points on their own lock: the fault under the
+	 * VMA lock stops short of ->fault (no ->map_pages), and the one
+	 * under mmap_lock may drop it.
+	 */
+	{ GUP_GET_USER_PAGES_VMA, false, 0, false },
+	{ GUP_GET_USER_PAGES_VMA, true, 0, true },
+	{ GUP_PIN_USER_PAGES_VMA, false, 0, false },
+	{ GUP_PIN_USER_PAGES_VMA, true, 0, true },
 	/* KVM's hva_to_pfn_slow() is get_user_pages_unlocked(FOLL_NOWAIT). */
 	{ GUP_GET_USER_PAGES_REMOTE, false, FOLL_NOWAIT },
 	{ GUP_GET_USER_PAGES_REMOTE, true, FOLL_NOWAIT },
@@ -784,6 +844,9 @@ static const struct gup_kunit_fault_case gup_kunit_fault_cases[] = {
 	{ GUP_PIN_USER_PAGES_REMOTE, true, FOLL_NOWAIT },
 	{ GUP_PIN_USER_PAGES, false, FOLL_NOWAIT },
 	{ GUP_PIN_USER_PAGES_UNLOCKED, false, FOLL_NOWAIT },
+	{ GUP_GET_USER_PAGES_VMA, false, FOLL_NOWAIT },
+	{ GUP_GET_USER_PAGES_VMA, true, FOLL_NOWAIT },
+	{ GUP_PIN_USER_PAGES_VMA, true, FOLL_NOWAIT },
 };
 
 /*
@@ -818,8 +881,14 @@ static void gup_entry_fault_flags(struct kunit *test)
 		bool nowait = c->flags & FOLL_NOWAIT;
 		const char *name = gup_entries[c->id].name;
 		unsigned int want = 0;
+		long want_ret = -EFAULT;
 		int locked;
 		long ret;
+
+		/* All or nothing: "would wait" is an error of its own. */
+		if (nowait)
+			want_ret = gup_entries[c->id].lock == GUP_LOCK_VMA ?
+				   -EAGAIN : 0;
 
 		if (nowait)
 			want = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_RETRY_NOWAIT;
@@ -832,8 +901,8 @@ static void gup_entry_fault_flags(struct kunit *test)
 				       c->pass_locked, &locked);
 		gup_kunit_release(c->id, &page, ret);
 
-		KUNIT_EXPECT_EQ_MSG(test, ret, nowait ? 0 : -EFAULT,
-				    "%s(%#x)", name, c->flags);
+		KUNIT_EXPECT_EQ_MSG(test, ret, want_ret, "%s(%#x)", name,
+				    c->flags);
 		KUNIT_EXPECT_EQ_MSG(test, gup_kunit_faults, 1, "%s(%#x)",
 				    name, c->flags);
 		KUNIT_EXPECT_EQ_MSG(test,

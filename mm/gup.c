@@ -509,9 +509,9 @@ const struct gup_entry_desc gup_entries[NR_GUP_ENTRIES] = {
 	[GUP_PIN_USER_PAGES_UNLOCKED] = { "pin_user_pages_unlocked",
 		FOLL_PIN | FOLL_TOUCH, GUP_LOCK_INTERNAL },
 	[GUP_GET_USER_PAGES_VMA] = { "get_user_pages_vma",
-		FOLL_GET | FOLL_TOUCH | FOLL_REMOTE, GUP_LOCK_VMA },
+		FOLL_GET | FOLL_TOUCH | FOLL_REMOTE, GUP_LOCK_SINGLE_VMA },
 	[GUP_PIN_USER_PAGES_VMA] = { "pin_user_pages_vma",
-		FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE, GUP_LOCK_VMA },
+		FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE, GUP_LOCK_SINGLE_VMA },
 	[GUP_POPULATE_VMA_PAGE_RANGE] = { "populate_vma_page_range",
 		FOLL_TOUCH, GUP_LOCK_CALLER },
 	[GUP_FAULTIN_PAGE_RANGE] = { "faultin_page_range",
@@ -643,7 +643,7 @@ enum gup_rule gup_check_args(struct page **pages, int *locked,
 		 * pin would get neither the migration nor a caller that drops
 		 * its pages soon; P2PDMA pages are for DMA, not for kmap().
 		 */
-		[GUP_RULE_VMA_FLAGS] = ep->lock == GUP_LOCK_VMA &&
+		[GUP_RULE_VMA_FLAGS] = ep->lock == GUP_LOCK_SINGLE_VMA &&
 			(gup_flags & ~INTERNAL_GUP_FLAGS & ~GUP_VMA_FLAGS),
 	};
 	enum gup_rule rule;
@@ -679,7 +679,7 @@ static bool gup_may_unlock(enum gup_lock lock, int *locked,
 	switch (lock) {
 	case GUP_LOCK_CALLER:
 	case GUP_LOCK_CALLER_UNLOCKABLE:
-	case GUP_LOCK_VMA:
+	case GUP_LOCK_SINGLE_VMA:
 		return locked;
 	case GUP_LOCK_INTERNAL:
 		return true;
@@ -1435,9 +1435,8 @@ static unsigned int gup_fault_flags(unsigned int flags, bool unshare)
  * returned.  FOLL_UNLOCKABLE never comes with FOLL_NOWAIT: see
  * is_valid_gup_args().
  */
-static int faultin_page(struct vm_area_struct *vma,
-		unsigned long address, unsigned int flags, bool unshare,
-		int *locked)
+static int faultin_page(struct vm_area_struct *vma, unsigned long address,
+			unsigned int flags, bool unshare, int *locked)
 {
 	unsigned int fault_flags;
 	vm_fault_t ret;
@@ -2949,12 +2948,13 @@ static void gup_vma_put_pages(struct page **pages, unsigned long nr,
 }
 
 /*
- * Fault in one page under the per-VMA lock.  -EAGAIN means that the fault
- * path dropped the lock (VM_FAULT_RETRY or VM_FAULT_COMPLETED: it needs
- * mmap_lock, or it waited), and @vma must not be touched again.
+ * Fault in one page under the per-VMA lock.  If the fault path dropped the
+ * lock (VM_FAULT_RETRY or VM_FAULT_COMPLETED: it needs mmap_lock, or it
+ * waited), set *@unlocked and return -EAGAIN; @vma must not be touched
+ * again.
  */
 static int gup_vma_fault(struct vm_area_struct *vma, unsigned long address,
-			 unsigned int flags, bool unshare)
+			 unsigned int flags, bool unshare, bool *unlocked)
 {
 	unsigned int fault_flags;
 	vm_fault_t ret;
@@ -2967,8 +2967,10 @@ static int gup_vma_fault(struct vm_area_struct *vma, unsigned long address,
 			(fault_flags & FAULT_FLAG_RETRY_NOWAIT));
 
 	ret = handle_mm_fault(vma, address, fault_flags, NULL);
-	if (ret & (VM_FAULT_RETRY | VM_FAULT_COMPLETED))
+	if (ret & (VM_FAULT_RETRY | VM_FAULT_COMPLETED)) {
+		*unlocked = true;
 		return -EAGAIN;
+	}
 	if (ret & VM_FAULT_ERROR)
 		return vm_fault_to_errno(ret, flags) ? : -EFAULT;
 	return 0;
@@ -2977,19 +2979,20 @@ static int gup_vma_fault(struct vm_area_struct *vma, unsigned long address,
 /*
  * Take the pages of [@start, @start + @nr_pages pages), which @vma covers,
  * under @vma's per-VMA lock and nothing else.  Return 0 with every page
- * taken and @vma still locked; -EAGAIN with nothing taken and @vma unlocked
- * when a fault dropped the lock; any other error with nothing taken and
- * @vma still locked.
+ * taken and @vma still locked, or an error with nothing taken; then
+ * *@unlocked says whether a fault dropped the lock (else @vma is still
+ * locked).
  */
 static int gup_vma_locked(struct vm_area_struct *vma, unsigned long start,
 			  unsigned long nr_pages, unsigned int gup_flags,
-			  struct page **pages)
+			  struct page **pages, bool *unlocked)
 {
 	struct follow_page_context ctx = { NULL };
 	unsigned long i = 0;
 	int ret;
 
 	vma_assert_locked(vma);
+	*unlocked = false;
 	ret = check_vma_flags(vma, gup_flags);
 	while (!ret && i < nr_pages) {
 		unsigned long addr = start + i * PAGE_SIZE;
@@ -3004,7 +3007,7 @@ static int gup_vma_locked(struct vm_area_struct *vma, unsigned long start,
 		page = follow_page_mask(vma, addr, gup_flags, &ctx);
 		if (!page || PTR_ERR(page) == -EMLINK) {
 			ret = gup_vma_fault(vma, addr, gup_flags,
-					    PTR_ERR(page) == -EMLINK);
+					    PTR_ERR(page) == -EMLINK, unlocked);
 			continue;
 		}
 		if (IS_ERR(page)) {
@@ -3024,8 +3027,8 @@ static int gup_vma_locked(struct vm_area_struct *vma, unsigned long start,
 
 /*
  * The same under mmap_lock: the caller's (@gv->lock is GUP_VMA_CALLER_LOCK),
- * which is never dropped, or our own, which a fault may drop and we then
- * take again.
+ * or our own.  Either way the lock is held throughout, so that the VMA
+ * returned is the one the pages were found in: no FOLL_UNLOCKABLE here.
  */
 static int gup_vma_mmap_locked(struct mm_struct *mm, unsigned long start,
 			       unsigned long nr_pages, unsigned int gup_flags,
@@ -3048,40 +3051,20 @@ static int gup_vma_mmap_locked(struct mm_struct *mm, unsigned long start,
 	}
 
 	ret = __get_user_pages_locked(mm, start, nr_pages, pages, &locked,
-				      gup_flags);
-	if (ret != nr_pages) {
-		if (ret > 0)
-			gup_vma_put_pages(pages, ret, gup_flags);
-		if (ret >= 0)
-			ret = gup_flags & FOLL_NOWAIT ? -EAGAIN : -EFAULT;
-		goto unlock;
+				      gup_flags & ~FOLL_UNLOCKABLE);
+	if (ret == nr_pages) {
+		gv->vma = vma;
+		if (own)
+			gv->lock = GUP_VMA_MMAP_LOCK;
+		return 0;
 	}
-
-	if (!locked) {
-		/*
-		 * A fault dropped mmap_lock on the way.  The pages are what was
-		 * mapped while we took them, as with any GUP; the VMA we return
-		 * is the one that covers the range now.
-		 */
-		if (mmap_read_lock_killable(mm)) {
-			gup_vma_put_pages(pages, nr_pages, gup_flags);
-			return -EINTR;
-		}
-		locked = 1;
-		vma = vma_lookup(mm, start);
-		if (!vma || nr_pages > (vma->vm_end - start) >> PAGE_SHIFT) {
-			gup_vma_put_pages(pages, nr_pages, gup_flags);
-			ret = -EFAULT;
-			goto unlock;
-		}
-	}
-	gv->vma = vma;
-	if (own)
-		gv->lock = GUP_VMA_MMAP_LOCK;
-	return 0;
-
+	if (ret > 0)
+		gup_vma_put_pages(pages, ret, gup_flags);
+	/* A short count: the next page was not there, or would have waited. */
+	if (ret >= 0)
+		ret = gup_flags & FOLL_NOWAIT ? -EAGAIN : -EFAULT;
 unlock:
-	if (own && locked)
+	if (own)
 		mmap_read_unlock(mm);
 	return ret;
 }
@@ -3091,13 +3074,18 @@ static int __gup_vma(struct mm_struct *mm, unsigned long start,
 		     struct page **pages, struct gup_vma *gv,
 		     enum gup_entry entry)
 {
-	bool caller_locked = gv->lock == GUP_VMA_CALLER_LOCK;
+	bool caller_locked = gv->lock == GUP_VMA_CALLER_LOCK, unlocked;
 	struct vm_area_struct *vma;
-	int one = 1, ret;
+	int own = 1, ret;
 
 	if (WARN_ON_ONCE(!caller_locked && gv->lock != GUP_VMA_UNLOCKED))
 		return -EINVAL;
-	if (!is_valid_gup_args(pages, caller_locked ? NULL : &one, &gup_flags,
+	/*
+	 * For is_valid_gup_args(), a call that takes its own lock is one
+	 * that may drop it (a VMA-locked fault may), like a caller that
+	 * passes @locked; one under the caller's lock never drops it.
+	 */
+	if (!is_valid_gup_args(pages, caller_locked ? NULL : &own, &gup_flags,
 			       entry))
 		return -EINVAL;
 	if (!nr_pages)
@@ -3105,17 +3093,14 @@ static int __gup_vma(struct mm_struct *mm, unsigned long start,
 
 	start &= PAGE_MASK;
 	gv->vma = NULL;
-	gv->mm = mm;
-	gv->pages = pages;
-	gv->nr_pages = nr_pages;
-	gv->gup_flags = gup_flags & (FOLL_GET | FOLL_PIN);
 	if (gup_flags & FOLL_PIN)
 		mm_set_has_pinned_flag(&mm->flags);
 
 	if (caller_locked) {
 		mmap_assert_locked(mm);
-		return gup_vma_mmap_locked(mm, start, nr_pages, gup_flags,
-					   pages, gv);
+		ret = gup_vma_mmap_locked(mm, start, nr_pages, gup_flags, pages,
+					  gv);
+		goto out;
 	}
 
 	/*
@@ -3129,19 +3114,28 @@ static int __gup_vma(struct mm_struct *mm, unsigned long start,
 			vma_end_read(vma);
 			return -EFAULT;
 		}
-		ret = gup_vma_locked(vma, start, nr_pages, gup_flags, pages);
+		ret = gup_vma_locked(vma, start, nr_pages, gup_flags, pages,
+				     &unlocked);
 		if (!ret) {
 			gv->vma = vma;
 			gv->lock = GUP_VMA_LOCK;
-			return 0;
+			goto out;
 		}
-		if (ret != -EAGAIN) {
+		if (!unlocked) {
 			vma_end_read(vma);
 			return ret;
 		}
 		/* The fault needs mmap_lock, or has waited: take mmap_lock. */
 	}
-	return gup_vma_mmap_locked(mm, start, nr_pages, gup_flags, pages, gv);
+	ret = gup_vma_mmap_locked(mm, start, nr_pages, gup_flags, pages, gv);
+out:
+	if (!ret) {
+		gv->mm = mm;
+		gv->pages = pages;
+		gv->nr_pages = nr_pages;
+		gv->gup_flags = gup_flags & (FOLL_GET | FOLL_PIN);
+	}
+	return ret;
 }
 
 /**
@@ -3163,9 +3157,10 @@ static int __gup_vma(struct mm_struct *mm, unsigned long start,
  * lock, so that the call does not wait for, nor hold up, an mmap_lock
  * writer elsewhere in the address space.  It falls back to mmap_lock, held
  * for read, when the VMA lock cannot be had (no VMA at @start, a VMA being
- * changed, no CONFIG_PER_VMA_LOCK, FOLL_NOWAIT) or when a fault needs
- * mmap_lock.  @gv->lock says which lock is held on return.  The stack is
- * never expanded.
+ * changed, no CONFIG_PER_VMA_LOCK, FOLL_NOWAIT) or when a fault under the
+ * VMA lock needs mmap_lock; then the whole range is taken again, under
+ * mmap_lock held throughout.  @gv->lock says which lock is held on return.
+ * The stack is never expanded.
  *
  * All of the range must lie in one VMA: a range that crosses a VMA boundary
  * or a hole fails with -EFAULT, it is not cut short.  The call takes every
@@ -3174,10 +3169,14 @@ static int __gup_vma(struct mm_struct *mm, unsigned long start,
  * Release with gup_vma_release(), or drop the lock with gup_vma_unlock()
  * and the pages with put_page().
  *
- * Return: 0 with a reference on each page and @gv->vma locked as
+ * Return: 0 with a reference on each page, in the VMA @gv->vma, locked as
  * @gv->lock says; or -errno with nothing taken and, unless the caller
- * holds mmap_lock, nothing locked.  With FOLL_NOWAIT, -EAGAIN if a page
- * could not be faulted in without waiting.
+ * holds mmap_lock, nothing locked: -EINVAL for invalid arguments, -EFAULT
+ * for a range not all in one VMA or a page that cannot be had,
+ * -EINTR on a fatal signal, -ENOMEM, -EHWPOISON (FOLL_HWPOISON),
+ * -EOPNOTSUPP (FOLL_SPLIT_PMD on hugetlb), -EEXIST (a page table entry
+ * without a struct page), and -EAGAIN with FOLL_NOWAIT if a page could not
+ * be faulted in without waiting.
  */
 int get_user_pages_vma(struct mm_struct *mm, unsigned long start,
 		       unsigned long nr_pages, unsigned int gup_flags,
@@ -3186,7 +3185,6 @@ int get_user_pages_vma(struct mm_struct *mm, unsigned long start,
 	return __gup_vma(mm, start, nr_pages, gup_flags, pages, gv,
 			 GUP_GET_USER_PAGES_VMA);
 }
-EXPORT_SYMBOL_GPL(get_user_pages_vma);
 
 /**
  * pin_user_pages_vma() - pin user pages that lie in one VMA, under that
@@ -3213,7 +3211,6 @@ int pin_user_pages_vma(struct mm_struct *mm, unsigned long start,
 	return __gup_vma(mm, start, nr_pages, gup_flags, pages, gv,
 			 GUP_PIN_USER_PAGES_VMA);
 }
-EXPORT_SYMBOL_GPL(pin_user_pages_vma);
 
 #else /* CONFIG_MMU */
 long get_user_pages_remote(struct mm_struct *mm,
@@ -3230,7 +3227,6 @@ int get_user_pages_vma(struct mm_struct *mm, unsigned long start,
 {
 	return -EFAULT;
 }
-EXPORT_SYMBOL_GPL(get_user_pages_vma);
 
 int pin_user_pages_vma(struct mm_struct *mm, unsigned long start,
 		       unsigned long nr_pages, unsigned int gup_flags,
@@ -3238,7 +3234,6 @@ int pin_user_pages_vma(struct mm_struct *mm, unsigned long start,
 {
 	return -EFAULT;
 }
-EXPORT_SYMBOL_GPL(pin_user_pages_vma);
 #endif /* !CONFIG_MMU */
 
 /**
@@ -3268,7 +3263,6 @@ void gup_vma_unlock(struct gup_vma *gv)
 	gv->vma = NULL;
 	gv->lock = GUP_VMA_UNLOCKED;
 }
-EXPORT_SYMBOL_GPL(gup_vma_unlock);
 
 /**
  * gup_vma_release() - release what a single-VMA GUP call took
@@ -3296,7 +3290,6 @@ void gup_vma_release(struct gup_vma *gv, bool make_dirty)
 	}
 	gup_vma_unlock(gv);
 }
-EXPORT_SYMBOL_GPL(gup_vma_release);
 
 /**
  * get_user_pages() - pin user pages in memory

@@ -1382,7 +1382,7 @@ enum gup_lock {
 	 * or, with @locked NULL, they run under the caller's mmap_lock and
 	 * never drop it.
 	 */
-	GUP_LOCK_VMA,
+	GUP_LOCK_SINGLE_VMA,
 };
 
 /* Every way into GUP that checks its arguments with is_valid_gup_args(). */

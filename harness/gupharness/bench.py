@@ -1,5 +1,6 @@
-"""make bench: the gup_test fast-path benchmarks on the base and the patched
-kernel in one invocation; medians, spread and the patched/base ratio.
+"""make bench: the gup_test fast-path benchmarks and proc_mem_bench
+(/proc/pid/mem readers against an mmap_lock writer) on the base and the
+patched kernel in one invocation; medians, spread and the patched/base ratio.
 
 Under TCG absolute times mean little; the ratio of two kernels measured in
 the same run, on medians of many repeats, does."""
@@ -14,7 +15,10 @@ from .util import EXIT_OK, HarnessError, repo_root, say, stage
 
 MODES = {"u": "GUP_FAST", "a": "PIN_FAST", "L": "PIN_LONGTERM"}
 PAGES = {"T": "4K", "t": "THP"}
-BENCH = re.compile(r"^BENCH (\S+) (\d+) (\d+)")
+BENCH = re.compile(r"^(?:# )?BENCH (\S+) (\d+) (\d+)$")
+# proc_mem_bench: BENCH <writer mode> <readers> <reads/s> <writer loops/s>
+PROCMEM = re.compile(r"^(?:# )?BENCH ([a-z]+) (\d+) (\d+) (\d+)$")
+PROCMEM_MODES = ("nowriter", "mmap", "mprotect")
 
 
 def parse(text):
@@ -25,6 +29,62 @@ def parse(text):
             samples.setdefault(m.group(1), []).append(
                 (int(m.group(2)), int(m.group(3))))
     return samples
+
+
+def parse_procmem(text):
+    """{(mode, readers): [(reads_per_s, writer_loops_per_s)]}"""
+    samples = {}
+    for line in text.replace("\r", "").splitlines():
+        m = PROCMEM.match(line)
+        if m:
+            samples.setdefault((m.group(1), int(m.group(2))), []).append(
+                (int(m.group(3)), int(m.group(4))))
+    return samples
+
+
+def procmem_table(results):
+    """results: {kind: {(mode, readers): [(reads, loops)]}} -> text; the
+    ratio column is patched/base of the medians (> 1: patched faster)."""
+    kinds = list(results)
+    keys = sorted({k for r in results.values() for k in r},
+                  key=lambda k: (PROCMEM_MODES.index(k[0])
+                                 if k[0] in PROCMEM_MODES else 99, k[0], k[1]))
+    lines = []
+    head = f"{'/proc/pid/mem reads/s':<26}"
+    for k in kinds:
+        head += f" {k + ' median':>15} {'IQR':>6}"
+    if len(kinds) == 2:
+        head += f" {kinds[1] + '/' + kinds[0]:>15}"
+    lines.append(head)
+    lines.append("-" * len(head))
+    for col, what in ((0, "reads/s"), (1, "writer loops/s")):
+        for key in keys:
+            if col == 1 and key[0] == "nowriter":
+                continue
+            label = (f"no writer, {key[1]} rd" if key[0] == "nowriter"
+                     else f"{key[0]} writer, {key[1]} rd")
+            if col == 1:
+                label = f"  {key[0]} loops/s, {key[1]} rd"
+            row = f"{label:<26}"
+            meds = []
+            for k in kinds:
+                vals = [v[col] for v in results[k].get(key, [])]
+                if not vals:
+                    row += f" {'-':>15} {'-':>6}"
+                    meds.append(None)
+                    continue
+                med, spread = stats(vals)
+                meds.append(med)
+                row += f" {med:>15.0f} {spread * 100:>5.1f}%"
+            if len(kinds) == 2 and all(meds) and meds[0]:
+                row += f" {meds[1] / meds[0]:>15.2f}"
+            lines.append(row)
+    n = {k: min((len(v) for v in results[k].values()), default=0)
+         for k in kinds}
+    lines.append(f"(medians of {', '.join(f'{v} ({k})' for k, v in n.items())}"
+                 " rounds per row; ratio > 1 means the patched kernel is "
+                 "faster)")
+    return "\n".join(lines)
 
 
 def describe(cfg):
@@ -82,25 +142,31 @@ def table(results):
 
 def cmd_bench():
     tree = base.get_tree()
-    suites = [s for s in guest.read_suites() if s.name == "bench"]
+    suites = [s for s in guest.read_suites() if "bench" in s.groups]
     if not suites:
-        raise HarnessError("no `bench` suite in harness/suites")
+        raise HarnessError("no suite of group `bench` in harness/suites")
     head = series.applied(tree)
-    plan = [("base", tree.base_rev, tree.checkout),
-            ("patched", head, series.checkout_for_build(tree, "patched",
-                                                         head))]
+    # The patched kernel first: the base one runs its `=name` programs.
+    plan = [("patched", head, series.checkout_for_build(tree, "patched",
+                                                         head)),
+            ("base", tree.base_rev, tree.checkout)]
     summary = Summary()
-    results = {}
-    from .main import _kernel_and_initrd, evaluate
+    gup, procmem = {"base": {}, "patched": {}}, {"base": {}, "patched": {}}
+    shared = None
+    from .main import _kernel_and_initrd, evaluate, selftest_dir
     for kind, rev, src in plan:
-        kernel, initrd = _kernel_and_initrd(tree, kind, rev, src, suites)
+        kernel, initrd = _kernel_and_initrd(tree, kind, rev, src, suites,
+                                            shared)
+        if kind == "patched":
+            shared = selftest_dir(kernel)
         g = guest.boot(kernel, initrd, suites,
                        os.path.join(repo_root(), "out", f"bench-{kind}"),
                        kind)
         evaluate(g, suites, summary, label=kind)
-        results[kind] = parse(g.tests_text())
+        gup[kind] = parse(g.tests_text())
+        procmem[kind] = parse_procmem(g.tests_text())
     stage("bench results")
-    text = table(results)
+    text = table(gup) + "\n\n" + procmem_table(procmem)
     say(text)
     with open(os.path.join(repo_root(), "out", "bench.txt"), "w") as f:
         f.write(text + "\n")

@@ -26,9 +26,16 @@ class Suite:
 
     def programs_for(self, kind):
         """The programs this suite needs on the `kind` kernel. A program
-        written `+name` is one the series adds: the base tree has none."""
-        return [p[1:] if p.startswith("+") else p for p in self.programs
+        written `+name` is one the series adds: the base tree has none. One
+        written `=name` is one the series adds that runs on both kernels (a
+        benchmark): the base kernel gets the patched tree's build."""
+        return [p.lstrip("+=") for p in self.programs
                 if kind == "patched" or not p.startswith("+")]
+
+    @property
+    def shared_programs(self):
+        """The `=name` programs: built from the patched tree only."""
+        return [p[1:] for p in self.programs if p.startswith("=")]
 
     @property
     def kunit(self):
@@ -70,6 +77,11 @@ def read_suites(path=SUITES_FILE):
 def suite_programs(suites, kind):
     return sorted({p for s in suites if not s.kunit
                    for p in s.programs_for(kind)})
+
+
+def shared_programs(suites):
+    return sorted({p for s in suites if not s.kunit
+                   for p in s.shared_programs})
 
 
 def select_suites(group):

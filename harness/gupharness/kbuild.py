@@ -31,13 +31,24 @@ def make_env():
     }
 
 
+# Cross builds for sparse on another architecture's files: ARCH -> prefix.
+CROSS = {"arm64": "aarch64-linux-gnu-"}
+
+
 def kmake(src, build, *targets, log=None, label="make", progress=None,
-          state=None, check=True):
+          state=None, check=True, arch=None):
     """make in the build dir `build` (a subdirectory of src). With a log:
     output there, a progress line, returns the exit code; without: returns
-    the CompletedProcess (raising on failure when check)."""
+    the CompletedProcess (raising on failure when check). `arch`: a cross
+    build (CROSS)."""
+    cc = "ccache gcc"
+    extra = []
+    if arch:
+        cc = f"ccache {CROSS[arch]}gcc"
+        extra = [f"ARCH={arch}", f"CROSS_COMPILE={CROSS[arch]}"]
     cmd = ["make", "-C", src, f"O={os.path.basename(build)}",
-           f"-j{jobs()}", "CC=ccache gcc", "HOSTCC=ccache gcc", *targets]
+           f"-j{jobs()}", f"CC={cc}", "HOSTCC=ccache gcc", *extra,
+           *targets]
     if log is None:
         return run(cmd, env_extra=make_env(), capture=True, check=check)
     return run_logged(cmd, log, label, env_extra=make_env(),
@@ -231,6 +242,23 @@ def build_selftests(src, build, programs):
         if "dynamically linked" in info:
             raise HarnessError(f"selftest {p} is dynamically linked")
     return outdir
+
+
+def cross_configured_build(src, kind, arch):
+    """A prepared `arch` defconfig build dir, for sparse on that
+    architecture's files; None if its cross compiler is not installed."""
+    if arch not in CROSS or not shutil.which(CROSS[arch] + "gcc"):
+        return None
+    build = os.path.join(src, f".build-{kind}-{arch}")
+    os.makedirs(build, exist_ok=True)
+    if not os.path.isfile(os.path.join(build, ".config")):
+        say(f"    {arch} defconfig ({kind})")
+        kmake(src, build, "defconfig", arch=arch)
+    proc = kmake(src, build, "prepare", check=False, arch=arch)
+    if proc.returncode != 0:
+        raise HarnessError(f"make prepare ({kind}, {arch}) failed:\n"
+                           + "\n".join(proc.stdout.splitlines()[-20:]))
+    return build
 
 
 def configured_build(src, kind, commit):

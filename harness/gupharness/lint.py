@@ -57,12 +57,13 @@ def checkpatch(src, patches):
 SPARSE_MSG = re.compile(r"^(\S+?):\d+:\d+: (warning|error): (.*)$")
 
 
-def _sparse(src, build, cfile, wanted):
+def _sparse(src, build, cfile, wanted, arch=None):
     """Sparse messages for one .c file, as a Counter of (file, text) for
     the files in `wanted` (the .c and the touched headers), so that line
     shifts between base and patched do not matter. None when this config
     does not build the file."""
-    proc = kbuild.kmake(src, build, "C=2", cfile[:-2] + ".o", check=False)
+    proc = kbuild.kmake(src, build, "C=2", cfile[:-2] + ".o", check=False,
+                        arch=arch)
     if proc.returncode != 0 and "No rule to make target" in proc.stdout:
         return None, proc
     msgs = collections.Counter()
@@ -79,8 +80,9 @@ def _sparse(src, build, cfile, wanted):
 
 def sparse(tree, base_src, patched_src, head, touched):
     """New sparse messages per touched .c file (and in touched headers),
-    compared with the same file on the base. A file this x86_64 config does
-    not build (arm64 code, say) is a skip, covered by another build."""
+    compared with the same file on the base. Another architecture's file
+    (arch/arm64/...) goes through that architecture's defconfig with its
+    cross compiler; a file no config here builds is a skip."""
     c = Counts()
     files = sorted(p for p, (st, _) in touched.items()
                    if p.endswith(".c") and st != "D" and
@@ -91,12 +93,27 @@ def sparse(tree, base_src, patched_src, head, touched):
     headers = {p for p in touched if p.endswith(".h")}
     base_build = kbuild.configured_build(base_src, "base", tree.base_rev)
     patched_build = kbuild.configured_build(patched_src, "patched", head)
+    cross = {}
     for f in files:
         wanted = headers | {f}
-        after, proc = _sparse(patched_src, patched_build, f, wanted)
+        arch = f.split("/")[1] if f.startswith("arch/") else "x86"
+        pb, bb = patched_build, base_build
+        if arch != "x86":
+            if arch not in cross:
+                cross[arch] = (
+                    kbuild.cross_configured_build(patched_src, "patched",
+                                                  arch),
+                    kbuild.cross_configured_build(base_src, "base", arch))
+            pb, bb = cross[arch]
+            if pb is None or bb is None:
+                c.skipped += 1
+                say(f"    sparse {f}: no {arch} cross compiler (skipped)")
+                continue
+        after, proc = _sparse(patched_src, pb, f, wanted,
+                              None if arch == "x86" else arch)
         if after is None:
             c.skipped += 1
-            say(f"    sparse {f}: not built by this x86_64 config (skipped)")
+            say(f"    sparse {f}: not built by the {arch} config (skipped)")
             continue
         if proc.returncode != 0:
             c.fail(f"sparse {f}: build failed: "
@@ -104,7 +121,8 @@ def sparse(tree, base_src, patched_src, head, touched):
             continue
         before = collections.Counter()
         if os.path.isfile(os.path.join(base_src, f)):
-            got, _ = _sparse(base_src, base_build, f, wanted)
+            got, _ = _sparse(base_src, bb, f, wanted,
+                             None if arch == "x86" else arch)
             before = got or collections.Counter()
         new = [(k, n - before.get(k, 0)) for k, n in after.items()
                if n > before.get(k, 0)]

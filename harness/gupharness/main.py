@@ -8,6 +8,7 @@ GUEST_TIMEOUT, JOBS, CACHE, MEM, SMP, APPEND, V.
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -27,13 +28,30 @@ def _patched(tree):
     return head, src
 
 
-def _kernel_and_initrd(tree, kind, rev, src, suites):
+def _kernel_and_initrd(tree, kind, rev, src, suites, shared_from=None):
+    """Build the kernel and its initramfs. `=name` programs come from
+    shared_from (the patched build's selftest folder) on the base kernel."""
     build = kbuild.build_kernel(src, kind, rev)
     progs = guest.suite_programs(suites, kind)
-    st = kbuild.build_selftests(src, build, progs) if progs else \
+    shared = guest.shared_programs(suites) if kind != "patched" else []
+    if shared and not shared_from:
+        raise HarnessError(f"{', '.join(shared)}: built from the patched "
+                           f"tree only, and there is none for the {kind} "
+                           "kernel")
+    own = [p for p in progs if p not in shared]
+    st = kbuild.build_selftests(src, build, own) if own else \
         os.path.join(build, "kselftest", "mm")
+    os.makedirs(st, exist_ok=True)
+    for p in shared:
+        shutil.copy2(os.path.join(shared_from, p), os.path.join(st, p))
     initrd = guest.build_initramfs(src, build, st, suites, kind)
     return os.path.join(build, "arch/x86/boot/bzImage"), initrd
+
+
+def selftest_dir(kernel):
+    """The selftest folder next to a bzImage from _kernel_and_initrd()."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.dirname(kernel)))), "kselftest", "mm")
 
 
 def evaluate(g, suites, summary, label=""):

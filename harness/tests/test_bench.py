@@ -24,6 +24,29 @@ class BenchTest(unittest.TestCase):
                if line.startswith("PIN_FAST")][0]
         self.assertIn(" - ", pin)      # no patched samples: no ratio
 
+    def test_procmem(self):
+        base = "\n".join(f"# BENCH mprotect 2 {1000 + i} 50"
+                         for i in range(5)) \
+            + "\nBENCH nowriter 2 4000 0\nBENCH uT1 5 5\n"
+        patched = "\n".join(f"# BENCH mprotect 2 {4000 + i} 40"
+                            for i in range(5)) + "\nBENCH nowriter 2 4400 0\n"
+        res = {"base": bench.parse_procmem(base),
+               "patched": bench.parse_procmem(patched)}
+        self.assertEqual(res["base"][("nowriter", 2)], [(4000, 0)])
+        self.assertNotIn("uT1", str(res["base"]))
+        # the gup_test parser does not take the 4-number lines
+        self.assertEqual(list(bench.parse(base)), ["uT1"])
+        text = bench.procmem_table(res)
+        row = [line for line in text.splitlines()
+               if line.startswith("mprotect writer, 2 rd")][0]
+        self.assertIn("3.99", row)      # 4002 / 1002
+        row = [line for line in text.splitlines()
+               if line.startswith("no writer, 2 rd")][0]
+        self.assertIn("1.10", row)
+        loops = [line for line in text.splitlines()
+                 if "mprotect loops/s" in line][0]
+        self.assertIn("0.80", loops)
+
     def test_stats(self):
         med, spread = bench.stats([10, 10, 10, 10, 20])
         self.assertEqual(med, 10)

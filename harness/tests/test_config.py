@@ -94,6 +94,17 @@ class SuitesTest(unittest.TestCase):
                          ["x", "y", "z.sh"])
         self.assertEqual(guest.suite_programs(suites, "base"), ["x", "z.sh"])
 
+    def test_shared_programs_run_on_both_kernels(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".suites") as f:
+            f.write("b bench 10 x,=bench ./bench\n")
+            f.flush()
+            suites = guest.read_suites(f.name)
+        self.assertEqual(guest.suite_programs(suites, "base"),
+                         ["bench", "x"])
+        self.assertEqual(guest.suite_programs(suites, "patched"),
+                         ["bench", "x"])
+        self.assertEqual(guest.shared_programs(suites), ["bench"])
+
     def test_bad_manifest_lines(self):
         with tempfile.NamedTemporaryFile("w", suffix=".suites") as f:
             f.write("a check 10 - true\na check 10 - true\n")

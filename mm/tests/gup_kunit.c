@@ -568,7 +568,7 @@ static void gup_entry_get_and_pin(struct kunit *test)
 			 * single-VMA entry points refuse.
 			 */
 			if ((variants[v] & FOLL_LONGTERM) &&
-			    (!pin || gup_entries[id].lock == GUP_LOCK_VMA))
+			    (!pin || gup_entries[id].lock == GUP_LOCK_SINGLE_VMA))
 				continue;
 			memset(pages, 0, sizeof(pages));
 			ret = gup_kunit_call(id, addr, GUP_KUNIT_PAGES,
@@ -811,7 +811,7 @@ static const struct file_operations gup_kunit_fops = {
 
 struct gup_kunit_fault_case {
 	enum gup_entry id;
-	bool pass_locked;	/* remote entry points: pass @locked */
+	bool pass_locked;	/* remote: pass @locked; single-VMA: own lock */
 	unsigned int flags;	/* 0 or FOLL_NOWAIT */
 	bool unlockable;	/* the kerneldoc lets it drop mmap_lock */
 };
@@ -828,14 +828,15 @@ static const struct gup_kunit_fault_case gup_kunit_fault_cases[] = {
 	{ GUP_PIN_USER_PAGES, false, 0, false },
 	{ GUP_PIN_USER_PAGES_UNLOCKED, false, 0, true },
 	/*
-	 * The single-VMA entry points on their own lock: the fault under the
-	 * VMA lock stops short of ->fault (no ->map_pages), and the one
-	 * under mmap_lock may drop it.
+	 * The single-VMA entry points: on their own lock, the fault under
+	 * the VMA lock stops short of a ->fault without ->map_pages, and the
+	 * one under mmap_lock does not drop it, so that the VMA they return
+	 * is the one the pages are in; under the caller's lock, neither.
 	 */
 	{ GUP_GET_USER_PAGES_VMA, false, 0, false },
-	{ GUP_GET_USER_PAGES_VMA, true, 0, true },
+	{ GUP_GET_USER_PAGES_VMA, true, 0, false },
 	{ GUP_PIN_USER_PAGES_VMA, false, 0, false },
-	{ GUP_PIN_USER_PAGES_VMA, true, 0, true },
+	{ GUP_PIN_USER_PAGES_VMA, true, 0, false },
 	/* KVM's hva_to_pfn_slow() is get_user_pages_unlocked(FOLL_NOWAIT). */
 	{ GUP_GET_USER_PAGES_REMOTE, false, FOLL_NOWAIT },
 	{ GUP_GET_USER_PAGES_REMOTE, true, FOLL_NOWAIT },
@@ -846,6 +847,7 @@ static const struct gup_kunit_fault_case gup_kunit_fault_cases[] = {
 	{ GUP_PIN_USER_PAGES_UNLOCKED, false, FOLL_NOWAIT },
 	{ GUP_GET_USER_PAGES_VMA, false, FOLL_NOWAIT },
 	{ GUP_GET_USER_PAGES_VMA, true, FOLL_NOWAIT },
+	{ GUP_PIN_USER_PAGES_VMA, false, FOLL_NOWAIT },
 	{ GUP_PIN_USER_PAGES_VMA, true, FOLL_NOWAIT },
 };
 
@@ -887,7 +889,7 @@ static void gup_entry_fault_flags(struct kunit *test)
 
 		/* All or nothing: "would wait" is an error of its own. */
 		if (nowait)
-			want_ret = gup_entries[c->id].lock == GUP_LOCK_VMA ?
+			want_ret = gup_entries[c->id].lock == GUP_LOCK_SINGLE_VMA ?
 				   -EAGAIN : 0;
 
 		if (nowait)
@@ -917,6 +919,378 @@ static void gup_entry_fault_flags(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, w->count, 0);
 }
 
+/*
+ * get_user_pages_vma() and pin_user_pages_vma(): which lock they return
+ * with, on which path, and that they take all of a range in one VMA or
+ * nothing.
+ */
+
+/* Is @vma's per-VMA lock held for read? */
+static bool gup_kunit_vma_read_locked(struct vm_area_struct *vma)
+{
+#ifdef CONFIG_PER_VMA_LOCK
+	return rwsem_is_locked(&vma->vm_lock->lock);
+#else
+	return false;
+#endif
+}
+
+static unsigned int gup_kunit_trylock_calls, gup_kunit_trylock_locked;
+
+/* Stands in for gup_vma_trylock(): the VMA lock is never to be had. */
+static struct vm_area_struct *gup_kunit_no_vma_lock(struct mm_struct *mm,
+						    unsigned long addr,
+						    unsigned int gup_flags)
+{
+	gup_kunit_trylock_calls++;
+	return NULL;
+}
+
+/* Stands in for gup_vma_trylock(): the real thing, counted. */
+static struct vm_area_struct *gup_kunit_count_vma_lock(struct mm_struct *mm,
+						       unsigned long addr,
+						       unsigned int gup_flags)
+{
+	struct vm_area_struct *vma = NULL;
+
+	gup_kunit_trylock_calls++;
+	if (!(gup_flags & FOLL_NOWAIT))
+		vma = lock_vma_under_rcu(mm, addr);
+	if (vma)
+		gup_kunit_trylock_locked++;
+	return vma;
+}
+
+/* The lock a call on populated, VMA-lockable memory is expected to hold. */
+static enum gup_vma_lock gup_kunit_vma_lock_expected(void)
+{
+	return IS_ENABLED(CONFIG_PER_VMA_LOCK) ? GUP_VMA_LOCK :
+						 GUP_VMA_MMAP_LOCK;
+}
+
+/*
+ * Check that @gv holds exactly the lock it says it holds, and that the
+ * pages are the ones mapped, with one reference or pin more than @before.
+ */
+static void gup_kunit_expect_gv(struct kunit *test, struct gup_vma *gv,
+				enum gup_vma_lock want, unsigned long addr,
+				struct page **pages, struct page **mapped,
+				const int *before, unsigned long nr, bool pin)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long i;
+
+	KUNIT_EXPECT_EQ(test, gv->lock, want);
+	/* No ASSERT while a lock is held: the caller releases it. */
+	KUNIT_EXPECT_NOT_NULL(test, gv->vma);
+	if (gv->vma) {
+		KUNIT_EXPECT_LE(test, gv->vma->vm_start, addr);
+		KUNIT_EXPECT_GE(test, gv->vma->vm_end, addr + nr * PAGE_SIZE);
+	}
+	KUNIT_EXPECT_EQ(test, rwsem_is_locked(&mm->mmap_lock),
+			want != GUP_VMA_LOCK);
+	if (want == GUP_VMA_LOCK && gv->vma)
+		KUNIT_EXPECT_TRUE(test, gup_kunit_vma_read_locked(gv->vma));
+	for (i = 0; i < nr; i++) {
+		KUNIT_EXPECT_PTR_EQ(test, pages[i], mapped[i]);
+		KUNIT_EXPECT_EQ(test, gup_kunit_ref(pages[i]), before[i] +
+				(pin ? GUP_PIN_COUNTING_BIAS : 1));
+		KUNIT_EXPECT_EQ(test, folio_maybe_dma_pinned(page_folio(pages[i])),
+				pin);
+	}
+}
+
+/* @nr populated pages, each with a reference held for the test. */
+static unsigned long gup_kunit_map_populated(struct kunit *test,
+					     unsigned long nr,
+					     struct page **mapped, int *before)
+{
+	unsigned long addr = gup_kunit_map(test, nr), i;
+	long ret;
+
+	ret = get_user_pages_fast(addr, nr, FOLL_WRITE, mapped);
+	if (ret != nr) {
+		gup_kunit_release(GUP_GET_USER_PAGES_FAST, mapped, ret);
+		KUNIT_FAIL(test, "get_user_pages_fast() returned %ld", ret);
+		return 0;
+	}
+	for (i = 0; i < nr; i++)
+		before[i] = gup_kunit_ref(mapped[i]);
+	return addr;
+}
+
+static void gup_kunit_put_mapped(struct page **mapped, unsigned long nr)
+{
+	while (nr--)
+		put_page(mapped[nr]);
+}
+
+/*
+ * On populated memory, both entry points take the VMA lock and no mmap_lock;
+ * with the VMA lock stubbed out, they take mmap_lock; the pages and counts
+ * are the same, and release undoes all of it.
+ */
+static void gup_vma_lock_and_fallback(struct kunit *test)
+{
+	struct page *mapped[GUP_KUNIT_PAGES], *pages[GUP_KUNIT_PAGES];
+	int before[GUP_KUNIT_PAGES];
+	struct mm_struct *mm;
+	unsigned long addr, i;
+	unsigned int pass, pin;
+
+	addr = gup_kunit_map_populated(test, GUP_KUNIT_PAGES, mapped, before);
+	if (!addr)
+		return;
+	mm = current->mm;	/* kunit_vm_mmap() gave this kthread its mm */
+
+	for (pass = 0; pass < 2; pass++) {
+		enum gup_vma_lock want = gup_kunit_vma_lock_expected();
+
+		if (pass) {
+			gup_kunit_trylock_calls = 0;
+			kunit_activate_static_stub(test, gup_vma_trylock,
+						   gup_kunit_no_vma_lock);
+			want = GUP_VMA_MMAP_LOCK;
+		}
+		for (pin = 0; pin < 2; pin++) {
+			struct gup_vma gv = { .lock = GUP_VMA_UNLOCKED };
+			struct vm_area_struct *vma;
+			int ret;
+
+			memset(pages, 0, sizeof(pages));
+			if (pin)
+				ret = pin_user_pages_vma(mm, addr,
+							 GUP_KUNIT_PAGES,
+							 FOLL_WRITE, pages,
+							 &gv);
+			else
+				ret = get_user_pages_vma(mm, addr,
+							 GUP_KUNIT_PAGES,
+							 FOLL_WRITE, pages,
+							 &gv);
+			KUNIT_ASSERT_EQ_MSG(test, ret, 0, "pass %u pin %u",
+					    pass, pin);
+			gup_kunit_expect_gv(test, &gv, want, addr, pages,
+					    mapped, before, GUP_KUNIT_PAGES,
+					    pin);
+			vma = gv.vma;
+			gup_vma_release(&gv, true);
+			KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_UNLOCKED);
+			KUNIT_EXPECT_NULL(test, gv.vma);
+			KUNIT_EXPECT_FALSE(test,
+					   rwsem_is_locked(&mm->mmap_lock));
+			KUNIT_EXPECT_FALSE(test,
+					   gup_kunit_vma_read_locked(vma));
+			for (i = 0; i < GUP_KUNIT_PAGES; i++) {
+				struct folio *folio = page_folio(mapped[i]);
+
+				KUNIT_EXPECT_EQ(test, gup_kunit_ref(mapped[i]),
+						before[i]);
+				KUNIT_EXPECT_FALSE(test,
+						   folio_maybe_dma_pinned(folio));
+			}
+		}
+		if (pass) {
+			kunit_deactivate_static_stub(test, gup_vma_trylock);
+			KUNIT_EXPECT_EQ(test, gup_kunit_trylock_calls, 2);
+		}
+	}
+	gup_kunit_put_mapped(mapped, GUP_KUNIT_PAGES);
+}
+
+/*
+ * Faults.  In anonymous memory they complete under the VMA lock, the first
+ * one included (it allocates the anon_vma with mmap_read_trylock()).  A
+ * fault the VMA lock cannot serve (here a ->fault without ->map_pages:
+ * vmf_can_call_fault() says VM_FAULT_RETRY) makes the call start again
+ * under mmap_lock, and ->fault runs there, without FAULT_FLAG_VMA_LOCK and
+ * without leave to drop mmap_lock.  FOLL_NOWAIT never tries the VMA lock.
+ */
+static void gup_vma_faults(struct kunit *test)
+{
+	struct page *pages[GUP_KUNIT_PAGES];
+	struct mm_struct *mm;
+	struct gup_vma gv = { .lock = GUP_VMA_UNLOCKED };
+	unsigned long addr = gup_kunit_map(test, GUP_KUNIT_PAGES);
+	struct file *file;
+	unsigned long fault_addr;
+	int ret;
+
+	/* kunit_vm_mmap() gave this kthread its mm. */
+	mm = current->mm;
+
+	gup_kunit_trylock_calls = 0;
+	gup_kunit_trylock_locked = 0;
+	kunit_activate_static_stub(test, gup_vma_trylock,
+				   gup_kunit_count_vma_lock);
+
+	/* Never touched: every page faults in, under the VMA lock. */
+	ret = pin_user_pages_vma(mm, addr, GUP_KUNIT_PAGES - 1, FOLL_WRITE,
+				 pages, &gv);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, gv.lock, gup_kunit_vma_lock_expected());
+	KUNIT_EXPECT_EQ(test, rwsem_is_locked(&mm->mmap_lock),
+			gv.lock != GUP_VMA_LOCK);
+	gup_vma_release(&gv, true);
+	KUNIT_EXPECT_EQ(test, gup_kunit_trylock_calls, 1);
+	KUNIT_EXPECT_EQ(test, gup_kunit_trylock_locked,
+			IS_ENABLED(CONFIG_PER_VMA_LOCK) ? 1 : 0);
+
+	/* FOLL_NOWAIT: straight to mmap_lock, and no waiting is needed. */
+	ret = get_user_pages_vma(mm, addr + (GUP_KUNIT_PAGES - 1) * PAGE_SIZE,
+				 1, FOLL_WRITE | FOLL_NOWAIT, pages, &gv);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_MMAP_LOCK);
+	gup_vma_release(&gv, true);
+	KUNIT_EXPECT_FALSE(test, rwsem_is_locked(&mm->mmap_lock));
+	KUNIT_EXPECT_EQ(test, gup_kunit_trylock_locked,
+			IS_ENABLED(CONFIG_PER_VMA_LOCK) ? 1 : 0);
+
+	/* A fault that needs mmap_lock: ->fault runs once, under it. */
+	file = anon_inode_getfile("[gup_kunit]", &gup_kunit_fops, NULL,
+				  O_RDWR);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	fault_addr = kunit_vm_mmap(test, file, 0, PAGE_SIZE, PROT_READ,
+				   MAP_SHARED, 0);
+	fput(file);
+	KUNIT_ASSERT_TRUE(test, fault_addr && !IS_ERR_VALUE(fault_addr));
+	gup_kunit_trylock_calls = 0;
+	gup_kunit_trylock_locked = 0;
+	gup_kunit_faults = 0;
+	gup_kunit_fault_flags = 0;
+	ret = get_user_pages_vma(mm, fault_addr, 1, 0, pages, &gv);
+	KUNIT_EXPECT_EQ(test, ret, -EFAULT);	/* that ->fault fails */
+	KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_UNLOCKED);
+	KUNIT_EXPECT_FALSE(test, rwsem_is_locked(&mm->mmap_lock));
+	KUNIT_EXPECT_EQ(test, gup_kunit_trylock_calls, 1);
+	KUNIT_EXPECT_EQ(test, gup_kunit_trylock_locked,
+			IS_ENABLED(CONFIG_PER_VMA_LOCK) ? 1 : 0);
+	KUNIT_EXPECT_EQ(test, gup_kunit_faults, 1);
+	KUNIT_EXPECT_EQ(test, gup_kunit_fault_flags &
+			(FAULT_FLAG_VMA_LOCK | GUP_KUNIT_FAULT_MASK), 0);
+}
+
+/*
+ * A range must lie in one VMA: crossing into the next VMA, into a hole, or
+ * starting in one fails with -EFAULT, takes nothing and leaves nothing
+ * locked, on the VMA-lock path and on the mmap_lock path alike.
+ */
+static void gup_vma_boundary(struct kunit *test)
+{
+	struct page *mapped[3], *pages[4];
+	int before[3];
+	struct mm_struct *mm;
+	unsigned long addr, ro, hole, last;
+	unsigned int pass, i, n;
+	long got;
+	int ret;
+
+	/* Pages 0-1 read-write, 2 read-only, 3 a hole, 4 read-write. */
+	addr = gup_kunit_map(test, 5);
+	mm = current->mm;	/* kunit_vm_mmap() gave this kthread its mm */
+	ro = addr + 2 * PAGE_SIZE;
+	hole = addr + 3 * PAGE_SIZE;
+	last = addr + 4 * PAGE_SIZE;
+	KUNIT_ASSERT_EQ(test, kunit_vm_mmap(test, NULL, ro, PAGE_SIZE,
+					    PROT_READ, MAP_PRIVATE |
+					    MAP_ANONYMOUS | MAP_FIXED, 0), ro);
+	KUNIT_ASSERT_EQ(test, vm_munmap(hole, PAGE_SIZE), 0);
+	got = get_user_pages_fast(addr, 2, FOLL_WRITE, mapped);
+	KUNIT_ASSERT_EQ(test, got, 2);
+	got = get_user_pages_fast(last, 1, FOLL_WRITE, &mapped[2]);
+	if (got != 1) {
+		gup_kunit_put_mapped(mapped, 2);
+		KUNIT_FAIL(test, "get_user_pages_fast() returned %ld", got);
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		before[i] = gup_kunit_ref(mapped[i]);
+
+	for (pass = 0; pass < 2; pass++) {
+		const struct {
+			unsigned long start, nr;
+			int ret;
+		} cases[] = {
+			{ addr, 2, 0 },			/* all in the first */
+			{ addr + PAGE_SIZE, 2, -EFAULT },	/* into the next */
+			{ addr, 5, -EFAULT },		/* over all of them */
+			{ ro, 2, -EFAULT },		/* into the hole */
+			{ hole, 1, -EFAULT },		/* in it */
+			{ last, 1, 0 },			/* the last VMA */
+			{ last, 2, -EFAULT },		/* past its end */
+		};
+
+		if (pass)
+			kunit_activate_static_stub(test, gup_vma_trylock,
+						   gup_kunit_no_vma_lock);
+		for (n = 0; n < ARRAY_SIZE(cases); n++) {
+			struct gup_vma gv = { .lock = GUP_VMA_UNLOCKED };
+
+			memset(pages, 0, sizeof(pages));
+			ret = get_user_pages_vma(mm, cases[n].start,
+						 cases[n].nr, 0, pages, &gv);
+			KUNIT_EXPECT_EQ_MSG(test, ret, cases[n].ret,
+					    "pass %u case %u", pass, n);
+			if (!ret) {
+				gup_vma_release(&gv, false);
+				continue;
+			}
+			KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_UNLOCKED);
+			KUNIT_EXPECT_NULL(test, pages[0]);
+			KUNIT_EXPECT_FALSE_MSG(test,
+					       rwsem_is_locked(&mm->mmap_lock),
+					       "pass %u case %u", pass, n);
+		}
+		if (pass)
+			kunit_deactivate_static_stub(test, gup_vma_trylock);
+	}
+	/* Nothing leaked. */
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_EQ_MSG(test, gup_kunit_ref(mapped[i]), before[i],
+				    "page %u", i);
+	gup_kunit_put_mapped(mapped, 3);
+}
+
+/*
+ * Under the caller's mmap_lock: no lock taken or dropped, the VMA is the
+ * one vma_lookup() finds, and release leaves the caller's lock alone.
+ */
+static void gup_vma_caller_lock(struct kunit *test)
+{
+	struct page *mapped[2], *pages[2];
+	int before[2];
+	struct mm_struct *mm;
+	struct gup_vma gv = { .lock = GUP_VMA_CALLER_LOCK };
+	unsigned long addr;
+	int ret;
+
+	addr = gup_kunit_map_populated(test, 2, mapped, before);
+	if (!addr)
+		return;
+	mm = current->mm;	/* kunit_vm_mmap() gave this kthread its mm */
+
+	mmap_read_lock(mm);
+	ret = pin_user_pages_vma(mm, addr, 2, FOLL_WRITE, pages, &gv);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	if (!ret) {
+		gup_kunit_expect_gv(test, &gv, GUP_VMA_CALLER_LOCK, addr, pages,
+				    mapped, before, 2, true);
+		KUNIT_EXPECT_PTR_EQ(test, gv.vma, vma_lookup(mm, addr));
+		KUNIT_EXPECT_FALSE(test, gup_kunit_vma_read_locked(gv.vma));
+		gup_vma_release(&gv, true);
+		KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_CALLER_LOCK);
+	}
+	/* Out of the VMA: an error, and the caller's lock still held. */
+	ret = get_user_pages_vma(mm, addr, 3, 0, pages, &gv);
+	KUNIT_EXPECT_EQ(test, ret, -EFAULT);
+	KUNIT_EXPECT_TRUE(test, rwsem_is_locked(&mm->mmap_lock));
+	mmap_read_unlock(mm);
+
+	KUNIT_EXPECT_EQ(test, gup_kunit_ref(mapped[0]), before[0]);
+	KUNIT_EXPECT_EQ(test, gup_kunit_ref(mapped[1]), before[1]);
+	gup_kunit_put_mapped(mapped, 2);
+}
+
 static struct kunit_case gup_kunit_cases[] = {
 	KUNIT_CASE(gup_args_entry_table),
 	KUNIT_CASE(gup_args_exhaustive),
@@ -924,6 +1298,10 @@ static struct kunit_case gup_kunit_cases[] = {
 	KUNIT_CASE(gup_entry_partial),
 	KUNIT_CASE(gup_invalid_args_einval),
 	KUNIT_CASE(gup_entry_fault_flags),
+	KUNIT_CASE(gup_vma_lock_and_fallback),
+	KUNIT_CASE(gup_vma_faults),
+	KUNIT_CASE(gup_vma_boundary),
+	KUNIT_CASE(gup_vma_caller_lock),
 	{}
 };
 

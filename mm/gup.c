@@ -21,6 +21,7 @@
 #include <linux/pagevec.h>
 #include <linux/sched/mm.h>
 #include <linux/shmem_fs.h>
+#include <linux/userfaultfd_k.h>
 
 #include <kunit/static_stub.h>
 #include <kunit/visibility.h>
@@ -3006,6 +3007,18 @@ static int gup_vma_locked(struct vm_area_struct *vma, unsigned long start,
 
 		page = follow_page_mask(vma, addr, gup_flags, &ctx);
 		if (!page || PTR_ERR(page) == -EMLINK) {
+			/*
+			 * A fault with FAULT_FLAG_ALLOW_RETRY would wait for
+			 * a userfaultfd monitor; under mmap_lock, without it,
+			 * the fault fails at once, as GUP callers that hold
+			 * mmap_lock have always seen.  Go there.
+			 */
+			if (userfaultfd_armed(vma)) {
+				vma_end_read(vma);
+				*unlocked = true;
+				ret = -EAGAIN;
+				break;
+			}
 			ret = gup_vma_fault(vma, addr, gup_flags,
 					    PTR_ERR(page) == -EMLINK, unlocked);
 			continue;

@@ -9,9 +9,10 @@
  * both, and the child checks that it sees the data.  Written file data must
  * reach the file (pread() after msync()).  FOLL_FORCE semantics on
  * PROT_READ mappings: a private mapping is written (COW), a shared one and
- * a hugetlb one are not.  Writes pin the pages they write (FOLL_PIN), so
- * that the file system sees the dirtying; GUP pins taken on the way must
- * all be released.
+ * a hugetlb one are not.  A page that a userfaultfd has yet to fill fails
+ * at once (EIO), without waiting for the monitor.  Writes pin the pages
+ * they write (FOLL_PIN), so that the file system sees the dirtying; GUP
+ * pins taken on the way must all be released.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,8 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include "../kselftest.h"
 
@@ -341,6 +345,96 @@ static void test_force(enum backing b, bool expect_written)
 				 seen ? "unchanged" : "changed");
 }
 
+/* A fresh page registered with userfaultfd (MISSING), or MAP_FAILED. */
+static char *uffd_page(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	char *p;
+	int uffd;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api))
+		return MAP_FAILED;
+	p = mmap(NULL, pagesize, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return p;
+	reg.range.start = (unsigned long)p;
+	reg.range.len = pagesize;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return MAP_FAILED;
+	return p;
+}
+
+/*
+ * A read through /proc/pid/mem of a page that a userfaultfd monitor has
+ * yet to fill fails at once with EIO, as GUP under mmap_lock has always
+ * done: it must not wait for the monitor (here there is none, so a wait
+ * would be for ever; the reader is killed after 10 s).
+ */
+static void test_uffd(void)
+{
+	int up[2], status, i;
+	pid_t target, reader;
+	char *addr;
+
+	if (pipe(up))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	target = fork();
+	if (target < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	if (!target) {
+		addr = uffd_page();
+		if (write(up[1], &addr, sizeof(addr)) != sizeof(addr))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	if (read(up[0], &addr, sizeof(addr)) != sizeof(addr))
+		ksft_exit_fail_msg("userfaultfd child did not report\n");
+	close(up[0]);
+	close(up[1]);
+	if (addr == MAP_FAILED) {
+		kill(target, SIGKILL);
+		waitpid(target, &status, 0);
+		ksft_test_result_skip("userfaultfd: not available here\n");
+		return;
+	}
+
+	reader = fork();
+	if (reader < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	if (!reader) {
+		char path[64], c;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/mem", target);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			_exit(3);
+		if (pread(fd, &c, 1, (off_t)(unsigned long)addr) < 0 &&
+		    errno == EIO)
+			_exit(0);
+		_exit(1);
+	}
+	for (i = 0; i < 100; i++) {
+		if (waitpid(reader, &status, WNOHANG) == reader)
+			break;
+		usleep(100000);
+	}
+	if (i == 100) {
+		kill(reader, SIGKILL);
+		waitpid(reader, &status, 0);
+		ksft_test_result_fail("userfaultfd: the read waited (killed after 10 s)\n");
+	} else {
+		ksft_test_result(WIFEXITED(status) && !WEXITSTATUS(status),
+				 "userfaultfd: reading a page not yet filled fails at once (EIO)\n");
+	}
+	kill(target, SIGKILL);
+	waitpid(target, &status, 0);
+}
+
 int main(void)
 {
 	char file_path[] = "/tmp/remote_access.XXXXXX";
@@ -349,7 +443,7 @@ int main(void)
 
 	pagesize = getpagesize();
 	ksft_print_header();
-	ksft_set_plan(NR_BACKINGS + 1 + NR_BACKINGS + 4 + 1);
+	ksft_set_plan(NR_BACKINGS + 1 + NR_BACKINGS + 4 + 1 + 1);
 
 	file_fd = mkstemp(file_path);
 	if (file_fd < 0 || ftruncate(file_fd, pagesize))
@@ -367,6 +461,7 @@ int main(void)
 	test_force(HUGETLB, false);
 	test_force(SHMEM, false);
 	test_force(FILE_SHARED, false);
+	test_uffd();
 
 	pins_after = pins_outstanding();
 	if (pins_before < 0)

@@ -42,6 +42,39 @@ def parse_procmem(text):
     return samples
 
 
+def _head(title, width, kinds):
+    head = f"{title:<{width}}"
+    for k in kinds:
+        head += f" {k + ' median':>15} {'IQR':>6}"
+    if len(kinds) == 2:
+        head += f" {kinds[1] + '/' + kinds[0]:>15}"
+    return [head, "-" * len(head)]
+
+
+def _row(label, width, series, digits):
+    """One row: median and spread per kernel, then the ratio of the two;
+    `series` is one list of samples per kernel."""
+    row = f"{label:<{width}}"
+    meds = []
+    for vals in series:
+        if not vals:
+            row += f" {'-':>15} {'-':>6}"
+            meds.append(None)
+            continue
+        med, spread = stats(vals)
+        meds.append(med)
+        row += f" {med:>15.0f} {spread * 100:>5.1f}%"
+    if len(meds) == 2 and all(meds) and meds[0]:
+        row += f" {meds[1] / meds[0]:>15.{digits}f}"
+    return row
+
+
+def _samples(results, kinds, what):
+    n = {k: min((len(v) for v in results[k].values()), default=0)
+         for k in kinds}
+    return ", ".join(f"{v} ({k})" for k, v in n.items()) + f" {what}"
+
+
 def procmem_table(results):
     """results: {kind: {(mode, readers): [(reads, loops)]}} -> text; the
     ratio column is patched/base of the medians (> 1: patched faster)."""
@@ -49,15 +82,8 @@ def procmem_table(results):
     keys = sorted({k for r in results.values() for k in r},
                   key=lambda k: (PROCMEM_MODES.index(k[0])
                                  if k[0] in PROCMEM_MODES else 99, k[0], k[1]))
-    lines = []
-    head = f"{'/proc/pid/mem reads/s':<26}"
-    for k in kinds:
-        head += f" {k + ' median':>15} {'IQR':>6}"
-    if len(kinds) == 2:
-        head += f" {kinds[1] + '/' + kinds[0]:>15}"
-    lines.append(head)
-    lines.append("-" * len(head))
-    for col, what in ((0, "reads/s"), (1, "writer loops/s")):
+    lines = _head("/proc/pid/mem reads/s", 26, kinds)
+    for col in (0, 1):
         for key in keys:
             if col == 1 and key[0] == "nowriter":
                 continue
@@ -65,25 +91,11 @@ def procmem_table(results):
                      else f"{key[0]} writer, {key[1]} rd")
             if col == 1:
                 label = f"  {key[0]} loops/s, {key[1]} rd"
-            row = f"{label:<26}"
-            meds = []
-            for k in kinds:
-                vals = [v[col] for v in results[k].get(key, [])]
-                if not vals:
-                    row += f" {'-':>15} {'-':>6}"
-                    meds.append(None)
-                    continue
-                med, spread = stats(vals)
-                meds.append(med)
-                row += f" {med:>15.0f} {spread * 100:>5.1f}%"
-            if len(kinds) == 2 and all(meds) and meds[0]:
-                row += f" {meds[1] / meds[0]:>15.2f}"
-            lines.append(row)
-    n = {k: min((len(v) for v in results[k].values()), default=0)
-         for k in kinds}
-    lines.append(f"(medians of {', '.join(f'{v} ({k})' for k, v in n.items())}"
-                 " rounds per row; ratio > 1 means the patched kernel is "
-                 "faster)")
+            lines.append(_row(label, 26, [[v[col] for v in
+                                           results[k].get(key, [])]
+                                          for k in kinds], 2))
+    lines.append(f"(medians of {_samples(results, kinds, 'rounds')} per "
+                 "row; ratio > 1 means the patched kernel is faster)")
     return "\n".join(lines)
 
 
@@ -109,34 +121,14 @@ def table(results):
     kinds = list(results)
     cfgs = sorted({c for r in results.values() for c in r},
                   key=lambda c: ("uaL".index(c[0]), c[1] == "t", int(c[2:])))
-    lines = []
-    head = f"{'benchmark (get, us)':<24}"
-    for k in kinds:
-        head += f" {k + ' median':>15} {'IQR':>6}"
-    if len(kinds) == 2:
-        head += f" {kinds[1] + '/' + kinds[0]:>15}"
-    lines.append(head)
-    lines.append("-" * len(head))
+    lines = _head("benchmark (get, us)", 24, kinds)
     for cfg in cfgs:
-        row = f"{describe(cfg):<24}"
-        meds = []
-        for k in kinds:
-            vals = [g for g, _ in results[k].get(cfg, [])]
-            if not vals:
-                row += f" {'-':>15} {'-':>6}"
-                meds.append(None)
-                continue
-            med, spread = stats(vals)
-            meds.append(med)
-            row += f" {med:>15.0f} {spread * 100:>5.1f}%"
-        if len(kinds) == 2 and all(meds) and meds[0]:
-            row += f" {meds[1] / meds[0]:>15.3f}"
-        lines.append(row)
-    n = {k: min((len(v) for v in results[k].values()), default=0)
-         for k in kinds}
-    lines.append(f"(medians of {', '.join(f'{v} ({k})' for k, v in n.items())}"
-                 " repeats per row; IQR = interquartile range / median; "
-                 "ratio > 1 means slower)")
+        lines.append(_row(describe(cfg), 24, [[g for g, _ in
+                                               results[k].get(cfg, [])]
+                                              for k in kinds], 3))
+    lines.append(f"(medians of {_samples(results, kinds, 'repeats')} per "
+                 "row; IQR = interquartile range / median; ratio > 1 means "
+                 "slower)")
     return "\n".join(lines)
 
 

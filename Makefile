@@ -7,7 +7,7 @@ H = PYTHON=$(PYTHON) harness/gup
 
 # Settings, passed to the harness through the environment.
 export KSRC PATCHES SUITES GROUP DEMOS ACCEL BOOT_TIMEOUT GUEST_TIMEOUT JOBS CACHE \
-	MEM SMP APPEND FORCE CONFIG_EXTRA BASE_VERSION V
+	MEM SMP MOVABLECORE APPEND FORCE CONFIG_EXTRA BASE_VERSION V
 
 .PHONY: all check tree export verify lint bisect shell bench base build \
 	base-run selftest demo-failures deps help clean

@@ -237,6 +237,9 @@ void folio_add_pin(struct folio *folio)
 		WARN_ON_ONCE(folio_ref_count(folio) < GUP_PIN_COUNTING_BIAS);
 		folio_ref_add(folio, GUP_PIN_COUNTING_BIAS);
 	}
+
+	/* Released by gup_put_folio(), which counts it as released. */
+	node_stat_mod_folio(folio, NR_FOLL_PIN_ACQUIRED, 1);
 }
 
 static inline struct folio *gup_folio_range_next(struct page *start,

@@ -11,7 +11,7 @@ import statistics
 
 from . import base, guest, series
 from .results import Summary
-from .util import EXIT_OK, HarnessError, repo_root, say, stage
+from .util import EXIT_OK, HarnessError, env, repo_root, say, stage
 
 MODES = {"u": "GUP_FAST", "a": "PIN_FAST", "L": "PIN_LONGTERM"}
 PAGES = {"T": "4K", "t": "THP"}
@@ -19,6 +19,9 @@ BENCH = re.compile(r"^(?:# )?BENCH (\S+) (\d+) (\d+)$")
 # proc_mem_bench: BENCH <writer mode> <readers> <reads/s> <writer loops/s>
 PROCMEM = re.compile(r"^(?:# )?BENCH ([a-z]+) (\d+) (\d+) (\d+)$")
 PROCMEM_MODES = ("nowriter", "mmap", "mprotect")
+# vmsplice_bench: VMSPLICE <sink> <bytes per write> <vmsplice|write> <B/s>
+VMSPLICE = re.compile(r"^(?:# )?VMSPLICE (\S+) (\d+) (vmsplice|write) (\d+)$")
+SINKS = ("null", "unix", "tcp")
 
 
 def parse(text):
@@ -40,6 +43,57 @@ def parse_procmem(text):
             samples.setdefault((m.group(1), int(m.group(2))), []).append(
                 (int(m.group(3)), int(m.group(4))))
     return samples
+
+
+def parse_vmsplice(text):
+    """{(sink, size, method): [bytes_per_s]}"""
+    samples = {}
+    for line in text.replace("\r", "").splitlines():
+        m = VMSPLICE.match(line)
+        if m:
+            samples.setdefault((m.group(1), int(m.group(2)), m.group(3)),
+                               []).append(int(m.group(4)))
+    return samples
+
+
+def _size(n):
+    return f"{n >> 20}M" if n >= 1 << 20 else f"{n >> 10}K"
+
+
+def vmsplice_table(results):
+    """results: {kind: {(sink, size, method): [B/s]}} -> text.  Columns:
+    vmsplice() on each kernel and their ratio, then the copy (write() into
+    the pipe) on the patched kernel and vmsplice()/copy there."""
+    base, patched = results.get("base", {}), results.get("patched", {})
+    keys = sorted({(k[0], k[1]) for r in results.values() for k in r},
+                  key=lambda k: (SINKS.index(k[0]) if k[0] in SINKS else 9,
+                                 k[0], k[1]))
+    head = (f"{'vmsplice MB/s':<14} {'base':>9} {'IQR':>6} {'patched':>9} "
+            f"{'IQR':>6} {'pat/base':>8} {'copy':>9} {'IQR':>6} "
+            f"{'pat/copy':>8}")
+    lines = [head, "-" * len(head)]
+
+    def cell(vals):
+        if not vals:
+            return None, f" {'-':>9} {'-':>6}"
+        med, spread = stats(vals)
+        return med, f" {med / 1e6:>9.1f} {spread * 100:>5.1f}%"
+
+    def ratio(a, b):
+        return f" {a / b:>8.2f}" if a and b else f" {'-':>8}"
+
+    for sink, size in keys:
+        b, bcell = cell(base.get((sink, size, "vmsplice"), []))
+        p, pcell = cell(patched.get((sink, size, "vmsplice"), []))
+        c, ccell = cell(patched.get((sink, size, "write"), []))
+        lines.append(f"{sink + ' ' + _size(size):<14}" + bcell + pcell
+                     + ratio(p, b) + ccell + ratio(p, c))
+    n = min((len(v) for r in results.values() for v in r.values()),
+            default=0)
+    lines.append(f"(medians of {n} rounds per cell; copy = write() of the "
+                 "same buffer into the pipe, patched kernel; goals: "
+                 "pat/base >= 0.95, pat/copy >= 1.5 from 64K)")
+    return "\n".join(lines)
 
 
 def _head(title, width, kinds):
@@ -135,6 +189,14 @@ def table(results):
 def cmd_bench():
     tree = base.get_tree()
     suites = [s for s in guest.read_suites() if "bench" in s.groups]
+    wanted = [w for w in env("SUITES", "").replace(",", " ").split() if w]
+    if wanted:
+        unknown = sorted(set(wanted) - {s.name for s in suites})
+        if unknown:
+            raise HarnessError(f"SUITES={','.join(wanted)}: not a bench "
+                               f"suite: {', '.join(unknown)} (bench suites: "
+                               + ", ".join(s.name for s in suites) + ")")
+        suites = [s for s in suites if s.name in wanted]
     if not suites:
         raise HarnessError("no suite of group `bench` in harness/suites")
     head = series.applied(tree)
@@ -144,6 +206,7 @@ def cmd_bench():
             ("base", tree.base_rev, tree.checkout)]
     summary = Summary()
     gup, procmem = {"base": {}, "patched": {}}, {"base": {}, "patched": {}}
+    vms = {"base": {}, "patched": {}}
     shared = None
     from .main import _kernel_and_initrd, evaluate, selftest_dir
     for kind, rev, src in plan:
@@ -157,8 +220,16 @@ def cmd_bench():
         evaluate(g, suites, summary, label=kind)
         gup[kind] = parse(g.tests_text())
         procmem[kind] = parse_procmem(g.tests_text())
+        vms[kind] = parse_vmsplice(g.tests_text())
     stage("bench results")
-    text = table(gup) + "\n\n" + procmem_table(procmem)
+    parts = []
+    if any(gup.values()):
+        parts.append(table(gup))
+    if any(procmem.values()):
+        parts.append(procmem_table(procmem))
+    if any(vms.values()):
+        parts.append(vmsplice_table(vms))
+    text = "\n\n".join(parts) or "no benchmark output"
     say(text)
     with open(os.path.join(repo_root(), "out", "bench.txt"), "w") as f:
         f.write(text + "\n")

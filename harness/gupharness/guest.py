@@ -287,6 +287,20 @@ def clock_args(accel):
     return "tsc=reliable" + khz
 
 
+def movable_arg():
+    """movablecore=: a ZONE_MOVABLE for the vmsplice memory-offline test
+    (MOVABLECORE=0 leaves it out).  It takes the top of memory, where user
+    pages go first, so the test's buffer lands there.  Smaller than the
+    boot-time hugetlb pool (hugepages=, allocated from ZONE_MOVABLE first),
+    so that some free huge pages are outside it: a long-term pin that has
+    to COW-unshare or migrate a huge page can only use those, and with
+    none (a pool wholly in ZONE_MOVABLE) it fails."""
+    size = env("MOVABLECORE", "256M")
+    if not re.fullmatch(r"\d+[KMG]?", size):
+        raise HarnessError(f"MOVABLECORE={size}: a size such as 1G, or 0")
+    return "" if size == "0" else f"movablecore={size} "
+
+
 def boot(kernel, initrd, suites, outdir, label, extra_append=""):
     """Boot the kernel, run the (non-KUnit) suites, return a GuestRun."""
     os.makedirs(outdir, exist_ok=True)
@@ -306,6 +320,7 @@ def boot(kernel, initrd, suites, outdir, label, extra_append=""):
               f"{clock_args(choose_accel()[0])} "
               "sysctl.kernel.hung_task_timeout_secs=30 "
               f"hugepages={env_int('HUGEPAGES', 160)} "
+              f"{movable_arg()}"
               f"gupharness.suites={','.join(names) or '-'} "
               + env("APPEND", "") + " " + extra_append
               + " ignore_loglevel").strip()

@@ -14,7 +14,7 @@ import sys
 import time
 import unittest
 
-from . import base, bench, guest, kbuild, lint, results, series
+from . import base, bench, contrast, guest, kbuild, lint, results, series
 from .results import Counts, Summary
 from .util import (EXIT_FAILED, EXIT_OK, HarnessError, TestFailure,
                    cache_dir, die, env, out, repo_root, say, stage)
@@ -146,6 +146,27 @@ def run_guest_pipeline(summary, group, kind="patched"):
     kernel, initrd = _kernel_and_initrd(tree, kind, rev, src, suites)
     g = guest.boot(kernel, initrd, suites, os.path.join(OUT, kind), kind)
     evaluate(g, suites, summary)
+    if kind == "patched":
+        contrast_rows(summary, tree, suites, kernel, g)
+
+
+def contrast_rows(summary, tree, suites, patched_kernel, patched_run):
+    """The suites of group `contrast` once more on the base kernel, with
+    the patched build's programs: harness/contrast says which tests must
+    fail there.  CONTRAST=0 leaves this out."""
+    wanted = [s for s in suites if "contrast" in s.groups]
+    if not wanted or env("CONTRAST", "1") == "0":
+        return
+    stage("contrast: " + ", ".join(s.name for s in wanted)
+          + " on the base kernel")
+    kernel, initrd = _kernel_and_initrd(tree, "base", tree.base_rev,
+                                        tree.checkout, wanted,
+                                        selftest_dir(patched_kernel))
+    g = guest.boot(kernel, initrd, wanted, os.path.join(OUT, "contrast"),
+                   "base, contrast")
+    base_log = results.split_testlog(g.tests_text())[0]
+    patched_log = results.split_testlog(patched_run.tests_text())[0]
+    contrast.report(summary, wanted, base_log, patched_log, g)
 
 
 def harness_selftests(summary):

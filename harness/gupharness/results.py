@@ -125,6 +125,28 @@ def count_level(level, path=""):
     return c
 
 
+def leaf_outcomes(level, path=""):
+    """[(name, outcome)] of the leaf tests in order, outcome one of pass,
+    fail, skip, xfail, classified as count_level() counts them."""
+    out = []
+    for r in level.results:
+        name = f"{path}{r.name or r.number}"
+        d = _directive(r)
+        kids = r.children
+        if kids is not None and (kids.results or kids.orphans):
+            out += leaf_outcomes(kids, name + ": ")
+            continue
+        if d == "SKIP":
+            out.append((name, "skip"))
+        elif d in ("XFAIL", "TODO") and (d == "XFAIL" or not r.ok):
+            out.append((name, "xfail"))
+        elif r.ok and d not in ("TIMEOUT", "XPASS"):
+            out.append((name, "pass"))
+        else:
+            out.append((name, "fail"))
+    return out
+
+
 # ------------------------------------------------------------------ console
 
 SPLATS = [

@@ -47,6 +47,32 @@ class BenchTest(unittest.TestCase):
                  if "mprotect loops/s" in line][0]
         self.assertIn("0.80", loops)
 
+    def test_vmsplice(self):
+        base = "\n".join(f"# VMSPLICE tcp 65536 vmsplice {100000000 + i}"
+                          for i in range(5)) \
+            + "\n# VMSPLICE tcp 65536 write 50000000\n# BENCH mmap 1 5 5\n"
+        patched = "\n".join(f"# VMSPLICE tcp 65536 vmsplice {98000000 + i}"
+                             for i in range(5)) \
+            + "\n# VMSPLICE tcp 65536 write 49000000\n" \
+            + "# VMSPLICE null 4096 vmsplice 8000000\n"
+        res = {"base": bench.parse_vmsplice(base),
+               "patched": bench.parse_vmsplice(patched)}
+        self.assertEqual(len(res["base"][("tcp", 65536, "vmsplice")]), 5)
+        # the other benchmarks' parsers leave these lines alone
+        self.assertEqual(bench.parse_procmem(base), {("mmap", 1): [(5, 5)]})
+        self.assertEqual(bench.parse(patched), {})
+        text = bench.vmsplice_table(res)
+        lines = text.splitlines()
+        # null sorts before tcp; a kernel without samples shows "-"
+        rows = [line for line in lines if line[:4] in ("null", "tcp ")]
+        self.assertTrue(rows[0].startswith("null 4K"))
+        self.assertIn(" - ", rows[0])
+        tcp = rows[1]
+        self.assertTrue(tcp.startswith("tcp 64K"))
+        self.assertIn("100.0", tcp)         # base median, MB/s
+        self.assertIn("0.98", tcp)          # patched / base
+        self.assertIn("2.00", tcp)          # patched vmsplice / copy
+
     def test_stats(self):
         med, spread = bench.stats([10, 10, 10, 10, 20])
         self.assertEqual(med, 10)

@@ -151,6 +151,30 @@ class AccelTest(unittest.TestCase):
             guest.choose_accel("", False)
 
 
+class MovableTest(unittest.TestCase):
+    def setUp(self):
+        self.saved = os.environ.pop("MOVABLECORE", None)
+        self.addCleanup(self._restore)
+
+    def _restore(self):
+        os.environ.pop("MOVABLECORE", None)
+        if self.saved is not None:
+            os.environ["MOVABLECORE"] = self.saved
+
+    def test_default_and_override(self):
+        self.assertEqual(guest.movable_arg(), "movablecore=256M ")
+        os.environ["MOVABLECORE"] = "1G"
+        self.assertEqual(guest.movable_arg(), "movablecore=1G ")
+        os.environ["MOVABLECORE"] = "0"
+        self.assertEqual(guest.movable_arg(), "")
+
+    def test_garbage_is_an_error(self):
+        for bad in ("1 G", "lots", "1G quiet", "-1"):
+            os.environ["MOVABLECORE"] = bad
+            with self.assertRaises(HarnessError):
+                guest.movable_arg()
+
+
 class KunitconfigTest(unittest.TestCase):
     def test_kunitconfig_has_every_series_kunit_option(self):
         path = os.path.join(os.path.dirname(kbuild.CONFIG_DIR), "kunit",

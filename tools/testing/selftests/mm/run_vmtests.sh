@@ -63,6 +63,9 @@ separated by spaces:
 	test pagemap_scan IOCTL
 - cow
 	test copy-on-write semantics
+- vmsplice
+	test vmsplice(2) pinning, the pipe paths after it, and memory
+	offline with vmspliced pages (with -d)
 - thp
 	test transparent huge pages
 - hugetlb
@@ -429,6 +432,13 @@ CATEGORY="pagemap" run_test ./pagemap_ioctl
 
 # COW tests
 CATEGORY="cow" run_test ./cow
+
+# vmsplice(): the pipe keeps long-term pins; -o offlines a memory block
+if $RUN_DESTRUCTIVE; then
+	CATEGORY="vmsplice" run_test ./vmsplice_pin -o
+else
+	CATEGORY="vmsplice" run_test ./vmsplice_pin
+fi
 
 CATEGORY="thp" run_test ./khugepaged
 

@@ -170,16 +170,25 @@ static void user_page_pipe_buf_release(struct pipe_inode_info *pipe,
 	unpin_user_page(buf->page);
 }
 
+/*
+ * A pin adds GUP_PIN_COUNTING_BIAS to a small folio's refcount, so pipe
+ * buffers pinning one page (vmsplice() of it again and again, tee()) would
+ * drive the refcount to overflow about a thousand times sooner than page
+ * references did.  Stop adding pipe buffers for a folio while there is
+ * still plenty of headroom; unsigned, so that a count gone bad stops too.
+ */
+static bool user_page_pin_headroom(struct page *page)
+{
+	return (unsigned int)folio_ref_count(page_folio(page)) <= INT_MAX / 2;
+}
+
 /* tee(), pipe-to-pipe splice: the second buffer takes a pin of its own. */
 static bool user_page_pipe_buf_get(struct pipe_inode_info *pipe,
 				   struct pipe_buffer *buf)
 {
-	struct folio *folio = page_folio(buf->page);
-
-	/* Our own pin keeps the folio: a bad count is a bug, as in try_get_page() */
-	if (WARN_ON_ONCE(folio_ref_count(folio) <= 0))
+	if (!user_page_pin_headroom(buf->page))
 		return false;
-	folio_add_pin(folio);
+	folio_add_pin(page_folio(buf->page));
 	return true;
 }
 
@@ -1508,9 +1517,19 @@ static ssize_t iter_to_pipe(struct iov_iter *from,
 		for (i = 0; i < n; i++) {
 			int size = min_t(int, left, PAGE_SIZE - start);
 
+			if (unlikely(!user_page_pin_headroom(pages[i]))) {
+				iov_iter_revert(from, left);
+				unpin_user_pages(pages + i, n - i);
+				ret = -EFAULT;
+				goto out;
+			}
 			buf.page = pages[i];
 			buf.offset = start;
 			buf.len = size;
+			/*
+			 * Cannot fail today: the pipe is locked, has readers
+			 * and room for every page pinned.  Kept for safety.
+			 */
 			ret = add_to_pipe(pipe, &buf);
 			if (unlikely(ret < 0)) {
 				iov_iter_revert(from, left);
@@ -1579,6 +1598,7 @@ static ssize_t vmsplice_to_pipe(struct file *file, struct iov_iter *iter,
 	ssize_t ret = 0;
 	unsigned buf_flag = 0;
 
+	/* Recorded, but never acted on: a pinned page is not stolen */
 	if (flags & SPLICE_F_GIFT)
 		buf_flag = PIPE_BUF_FLAG_GIFT;
 

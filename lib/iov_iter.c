@@ -1849,9 +1849,10 @@ static ssize_t iov_iter_extract_user_pages(struct iov_iter *i,
  * @extraction_flags can have ITER_ALLOW_P2PDMA set to request peer-to-peer DMA
  * be allowed on the pages extracted, and ITER_PIN_LONGTERM to pin user pages
  * with FOLL_LONGTERM, for a caller that may hold them indefinitely (pages in
- * ZONE_MOVABLE or CMA are migrated first).  GUP refuses ITER_PIN_LONGTERM
- * together with ITER_ALLOW_P2PDMA; on iterators that are not pinned (see
- * below) ITER_PIN_LONGTERM has no effect.
+ * ZONE_MOVABLE or CMA are migrated first, which may sleep even for an
+ * iterator marked nofault).  GUP refuses ITER_PIN_LONGTERM together with
+ * ITER_ALLOW_P2PDMA; on iterators that are not pinned (see below) it has no
+ * effect.
  *
  * The iov_iter_extract_will_pin() function can be used to query how cleanup
  * should be performed.

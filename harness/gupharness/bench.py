@@ -21,7 +21,7 @@ PROCMEM = re.compile(r"^(?:# )?BENCH ([a-z]+) (\d+) (\d+) (\d+)$")
 PROCMEM_MODES = ("nowriter", "mmap", "mprotect")
 # vmsplice_bench: VMSPLICE <sink> <bytes per write> <vmsplice|write> <B/s>
 VMSPLICE = re.compile(r"^(?:# )?VMSPLICE (\S+) (\d+) (vmsplice|write) (\d+)$")
-SINKS = ("null", "unix", "tcp")
+SINKS = ("null", "fresh", "unix", "tcp")
 
 
 def parse(text):

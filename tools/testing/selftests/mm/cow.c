@@ -149,6 +149,21 @@ static int child_memcmp_fn(char *mem, size_t size,
 	return memcmp(old, mem, size);
 }
 
+/* Exit code of a child that could not run its test */
+#define CHILD_FAILED	0x7f
+
+/*
+ * Say why, and let the parent go on (it waits for child_ready): the test
+ * then fails as "the child failed", not as a leak, and does not hang.
+ */
+static int child_failed(struct comm_pipes *comm_pipes, const char *what)
+{
+	ksft_print_msg("child: %s failed: %s\n", what, strerror(errno));
+	fflush(stdout);
+	write(comm_pipes->child_ready[1], "0", 1);
+	return CHILD_FAILED;
+}
+
 static int child_vmsplice_memcmp_fn(char *mem, size_t size,
 				    struct comm_pipes *comm_pipes)
 {
@@ -163,23 +178,27 @@ static int child_vmsplice_memcmp_fn(char *mem, size_t size,
 
 	old = malloc(size);
 	new = malloc(size);
+	if (!old || !new)
+		return child_failed(comm_pipes, "malloc()");
 
 	/* Backup the original content. */
 	memcpy(old, mem, size);
 
 	if (pipe(fds) < 0)
-		return -errno;
+		return child_failed(comm_pipes, "pipe()");
 
-	/* Trigger a read-only pin. */
+	/*
+	 * Trigger a read-only pin.  It can fail: a hugetlb page that must be
+	 * unshared for a long-term pin needs a free huge page outside
+	 * ZONE_MOVABLE/CMA.
+	 */
 	transferred = vmsplice(fds[1], &iov, 1, 0);
-	if (transferred < 0)
-		return -errno;
-	if (transferred == 0)
-		return -EINVAL;
+	if (transferred <= 0)
+		return child_failed(comm_pipes, "vmsplice()");
 
 	/* Unmap it from our page tables. */
 	if (munmap(mem, size) < 0)
-		return -errno;
+		return child_failed(comm_pipes, "munmap()");
 
 	/* Wait until the parent modified it. */
 	write(comm_pipes->child_ready[1], "0", 1);
@@ -190,10 +209,10 @@ static int child_vmsplice_memcmp_fn(char *mem, size_t size,
 	for (total = 0; total < transferred; total += cur) {
 		cur = read(fds[0], new + total, transferred - total);
 		if (cur < 0)
-			return -errno;
+			return CHILD_FAILED;
 	}
 
-	return memcmp(old, new, transferred);
+	return memcmp(old, new, transferred) ? 1 : 0;
 }
 
 typedef int (*child_fn)(char *mem, size_t size, struct comm_pipes *comm_pipes);
@@ -245,10 +264,12 @@ static void do_test_cow_in_parent(char *mem, size_t size, bool do_mprotect,
 	if (WIFEXITED(ret))
 		ret = WEXITSTATUS(ret);
 	else
-		ret = -EINVAL;
+		ret = CHILD_FAILED;	/* killed: not a leak seen */
 
 	if (!ret)
 		ksft_test_result_pass("No leak from parent into child\n");
+	else if (ret == CHILD_FAILED)
+		ksft_test_result_fail("The child failed\n");
 	else
 		ksft_test_result_fail("Leak from parent into child\n");
 close_comm_pipes:
@@ -330,6 +351,8 @@ static void do_test_vmsplice_in_parent(char *mem, size_t size,
 		transferred = vmsplice(fds[1], &iov, 1, 0);
 		if (transferred <= 0) {
 			ksft_test_result_fail("vmsplice() failed\n");
+			/* the child waits for us: release it first */
+			write(comm_pipes.parent_ready[1], "0", 1);
 			wait(&ret);
 			goto close_pipe;
 		}
@@ -339,6 +362,8 @@ static void do_test_vmsplice_in_parent(char *mem, size_t size,
 		;
 	if (munmap(mem, size) < 0) {
 		ksft_test_result_fail("munmap() failed\n");
+		write(comm_pipes.parent_ready[1], "0", 1);
+		wait(&ret);
 		goto close_pipe;
 	}
 	write(comm_pipes.parent_ready[1], "0", 1);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vmsplice() throughput: user memory into a pipe, spliced on to /dev/null,
- * to a unix stream socket and to a TCP socket over loopback, with writes
+ * vmsplice() throughput: user memory into a pipe, spliced on to /dev/null
+ * (from one buffer, or from memory written anew each time: "fresh"), to a
+ * unix stream socket and to a TCP socket over loopback, with writes
  * of 4 KiB, 64 KiB and 1 MiB, against the copying alternative: write() of
  * the same buffer into the pipe, then the same splice() on.
  *
@@ -26,14 +27,24 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include "../kselftest.h"
 
 #define PIPE_SIZE	(1024 * 1024)
 
-enum sink { SINK_NULL, SINK_UNIX, SINK_TCP, NR_SINKS };
-static const char * const sink_name[NR_SINKS] = { "null", "unix", "tcp" };
+/*
+ * "fresh": to /dev/null, but from memory mapped and written anew for every
+ * write, as a program that splices what it has just produced would: the
+ * page faults are in both columns, and so, for vmsplice(), is whatever a
+ * long-term pin of new memory costs (its migration out of ZONE_MOVABLE).
+ */
+enum sink { SINK_NULL, SINK_FRESH, SINK_UNIX, SINK_TCP, NR_SINKS };
+static const char * const sink_name[NR_SINKS] = {
+	"null", "fresh", "unix", "tcp"
+};
+
 static const size_t sizes[] = { 4096, 65536, 1 << 20 };
 
 static double now(void)
@@ -104,15 +115,24 @@ static int empty_pipe(int fd, int out, size_t size)
 
 /* bytes/s moved through the pipe to @out for @seconds, or -1 */
 static double run(int pfd[2], int out, char *buf, size_t size, bool copy,
-		  double seconds)
+		  bool fresh, double seconds)
 {
 	double start = now(), t;
 	unsigned long long bytes = 0;
 
 	do {
+		if (fresh) {
+			buf = mmap(NULL, size, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (buf == MAP_FAILED)
+				return -1;
+			memset(buf, 0x5a, size);
+		}
 		if (fill_pipe(pfd[1], buf, size, copy) ||
 		    empty_pipe(pfd[0], out, size))
 			return -1;
+		if (fresh)
+			munmap(buf, size);
 		bytes += size;
 		t = now() - start;
 	} while (t < seconds);
@@ -127,7 +147,7 @@ static int bench(enum sink sink, double seconds, int rounds)
 
 	if (pipe(pfd) || fcntl(pfd[0], F_SETPIPE_SZ, PIPE_SIZE) < 0)
 		return -1;
-	if (sink == SINK_NULL) {
+	if (sink == SINK_NULL || sink == SINK_FRESH) {
 		out = open("/dev/null", O_WRONLY);
 		if (out < 0)
 			return -1;
@@ -136,7 +156,10 @@ static int bench(enum sink sink, double seconds, int rounds)
 		    socketpair(AF_UNIX, SOCK_STREAM, 0, sv) : tcp_pair(sv))
 			return -1;
 		out = sv[0];
-		pthread_create(&reader, NULL, drain, &sv[1]);
+		if (pthread_create(&reader, NULL, drain, &sv[1])) {
+			errno = EAGAIN;
+			return -1;
+		}
 	}
 	buf = aligned_alloc(4096, sizes[2]);
 	if (!buf)
@@ -144,12 +167,13 @@ static int bench(enum sink sink, double seconds, int rounds)
 	memset(buf, 0x5a, sizes[2]);
 	for (s = 0; s < 3; s++) {
 		for (m = 0; m < 2; m++)		/* warm-up */
-			if (run(pfd, out, buf, sizes[s], m, seconds / 4) < 0)
+			if (run(pfd, out, buf, sizes[s], m,
+				sink == SINK_FRESH, seconds / 4) < 0)
 				return -1;
 		for (r = 0; r < rounds; r++) {
 			for (m = 0; m < 2; m++) {
 				double bps = run(pfd, out, buf, sizes[s], m,
-						 seconds);
+						 sink == SINK_FRESH, seconds);
 
 				if (bps < 0)
 					return -1;
@@ -161,7 +185,7 @@ static int bench(enum sink sink, double seconds, int rounds)
 		}
 	}
 	close(out);
-	if (sink != SINK_NULL) {
+	if (sink == SINK_UNIX || sink == SINK_TCP) {
 		shutdown(sv[1], SHUT_RDWR);
 		pthread_join(reader, NULL);
 		close(sv[1]);

@@ -489,7 +489,8 @@ static void test_pipe_to_pipe(void)
 	read_matches(&data, a[0], p + part, size - part, "first pipe");
 	pins_since(&pins, &start, 0, "both pipes drained");
 	report(&data, "splice() pipe to pipe, a buffer split: the data");
-	report_pins(&pins, "splice() pipe to pipe, a buffer split: a pin for the split, all released");
+	report_pins(&pins,
+		    "splice() pipe to pipe, a buffer split: a pin for the split, all released");
 	close(a[0]);
 	close(a[1]);
 	close(b[0]);
@@ -1165,8 +1166,8 @@ static void test_offline(void)
 		if (!count[i] || !block_is_movable(i))
 			continue;
 		if (block_has_reserved(i)) {
-			ksft_print_msg("memory%ld: %ld pages of the buffer, but reserved pages too\n",
-				       i, count[i]);
+			ksft_print_msg("memory%ld: %ld pages of the buffer, %s\n",
+				       i, count[i], "but reserved pages too");
 			continue;
 		}
 		if (count[i] > best) {
@@ -1198,8 +1199,8 @@ static void test_offline(void)
 	for (i = 0; i < n; i++)
 		if (pfn_of(pagemap, addr + idx[i] * pagesize) != (long)pm[idx[i]])
 			moved++;
-	ksft_print_msg("memory%ld (ZONE_MOVABLE): %d pages vmspliced, %ld of them moved elsewhere\n",
-		       block, n, moved);
+	ksft_print_msg("memory%ld (ZONE_MOVABLE): %d pages vmspliced, %ld of them %s\n",
+		       block, n, moved, "moved elsewhere");
 	ret = set_block_state(block, "offline", OFFLINE_SECONDS);
 	if (ret == -EINTR)
 		check(&offline, false,

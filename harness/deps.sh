@@ -4,7 +4,8 @@
 set -eu
 PKGS="build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils \
 ccache sparse qemu-system-x86 busybox-static liburing-dev git python3 perl \
-rsync file apt-utils gcc-aarch64-linux-gnu"
+rsync file apt-utils gcc-aarch64-linux-gnu nfs-kernel-server rpcbind \
+nfs-common"
 missing=""
 for p in $PKGS "$@"; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |

@@ -13,6 +13,21 @@ from .util import (HarnessError, env, env_int, out, read, repo_root, run,
 GUEST_DIR = os.path.join(repo_root(), "harness", "guest")
 SUITES_FILE = os.path.join(repo_root(), "harness", "suites")
 
+# Host programs a suite needs in the guest (`@name` among its programs),
+# from the Debian packages harness/deps.sh installs, copied with their
+# shared libraries and the files they read.
+BUNDLES = {
+    "nfs": {
+        "packages": "nfs-kernel-server rpcbind nfs-common",
+        "programs": ["/usr/sbin/rpcbind", "/usr/sbin/rpc.nfsd",
+                     "/usr/sbin/rpc.mountd", "/usr/sbin/exportfs",
+                     "/sbin/mount.nfs"],
+        "links": {"/sbin/mount.nfs4": "mount.nfs"},
+        "files": ["/etc/netconfig", "/etc/rpc", "/etc/services",
+                  "/etc/protocols"],
+    },
+}
+
 
 # ------------------------------------------------------------------- suites
 
@@ -28,9 +43,15 @@ class Suite:
         """The programs this suite needs on the `kind` kernel. A program
         written `+name` is one the series adds: the base tree has none. One
         written `=name` is one the series adds that runs on both kernels (a
-        benchmark): the base kernel gets the patched tree's build."""
+        benchmark): the base kernel gets the patched tree's build. `@name`
+        is a bundle of host programs (BUNDLES), not a selftest."""
         return [p.lstrip("+=") for p in self.programs
-                if kind == "patched" or not p.startswith("+")]
+                if not p.startswith("@") and
+                (kind == "patched" or not p.startswith("+"))]
+
+    @property
+    def bundles(self):
+        return [p[1:] for p in self.programs if p.startswith("@")]
 
     @property
     def shared_programs(self):
@@ -64,6 +85,10 @@ def read_suites(path=SUITES_FILE):
                 raise HarnessError(f"{path}:{n}: timeout {timeout!r}")
             progs = [] if programs == "-" else programs.split(",")
             s = Suite(name, groups.split(","), timeout, progs, command.strip())
+            unknown = [b for b in s.bundles if b not in BUNDLES]
+            if unknown:
+                raise HarnessError(f"{path}:{n}: unknown bundle(s) "
+                                   f"{unknown}; known: {sorted(BUNDLES)}")
             if s.kunit and len(s.command.split()) != 2:
                 raise HarnessError(f"{path}:{n}: use `kunit SUITE_NAME`")
             suites.append(s)
@@ -171,10 +196,31 @@ def build_initramfs(src, build, selftest_dir, suites, kind):
         dirs_of(path)
         ln(path, "/bin/busybox")
     f("/bin/bash", bash)
+    libs_done = set()
     for lib in _shared_libs(bash):
-        real = os.path.realpath(lib)
+        libs_done.add(lib)
         dirs_of(lib)
-        f(lib, real)
+        f(lib, os.path.realpath(lib))
+    for name in sorted({b for s in suites for b in s.bundles}):
+        bundle = BUNDLES[name]
+        missing = [p for p in bundle["programs"] + bundle["files"]
+                   if not os.path.exists(p)]
+        if missing:
+            raise HarnessError(
+                f"the guest needs {', '.join(missing)}: apt-get install "
+                f"{bundle['packages']} (harness/deps.sh does)")
+        for prog in bundle["programs"]:
+            dirs_of(prog)
+            f(prog, os.path.realpath(prog))
+            for lib in _shared_libs(prog):
+                if lib not in libs_done:
+                    libs_done.add(lib)
+                    dirs_of(lib)
+                    f(lib, os.path.realpath(lib))
+        for link, target in bundle["links"].items():
+            ln(link, target)
+        for path in bundle["files"]:
+            f(path, os.path.realpath(path), "0644")
     f("/opt/gupharness/suites", SUITES_FILE, "0644")
     f("/opt/gupharness/motd", os.path.join(GUEST_DIR, "motd"), "0644")
     for script in sorted(os.listdir(GUEST_DIR)):
@@ -184,7 +230,8 @@ def build_initramfs(src, build, selftest_dir, suites, kind):
     with open(passwd, "w") as fh:
         fh.write("root:x:0:0:root:/root:/bin/sh\n"
                  "tester:x:1000:1000:unprivileged tests:/home/tester:"
-                 "/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+                 "/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
+                 "_rpc:x:102:65534::/run/rpcbind:/bin/false\n")
     group = os.path.join(work, "group")
     with open(group, "w") as fh:
         fh.write("root:x:0:\ntester:x:1000:\nnogroup:x:65534:\n")

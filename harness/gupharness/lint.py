@@ -78,6 +78,23 @@ def _sparse(src, build, cfile, wanted, arch=None):
     return msgs, proc
 
 
+def included_c_files(src, files):
+    """{included .c file: the .c file in the same directory that includes
+    it with #include "name.c"} among `files`."""
+    parts = {}
+    for f in files:
+        pattern = re.compile(r'^\s*#\s*include\s+"'
+                             + re.escape(os.path.basename(f)) + '"', re.M)
+        for host in files:
+            if host == f or os.path.dirname(host) != os.path.dirname(f):
+                continue
+            text = read(os.path.join(src, host)) or ""
+            if pattern.search(text):
+                parts[f] = host
+                break
+    return parts
+
+
 def sparse(tree, base_src, patched_src, head, touched):
     """New sparse messages per touched .c file (and in touched headers),
     compared with the same file on the base. Another architecture's file
@@ -91,11 +108,17 @@ def sparse(tree, base_src, patched_src, head, touched):
     if not files:
         return c, files
     headers = {p for p in touched if p.endswith(".h")}
+    # A .c file that another touched .c file #includes (a KUnit test kept
+    # next to the static code it tests) is checked as part of that file.
+    parts = included_c_files(patched_src, files)
+    for f, host in sorted(parts.items()):
+        say(f"    sparse {f}: checked as part of {host}")
+    files = [f for f in files if f not in parts]
     base_build = kbuild.configured_build(base_src, "base", tree.base_rev)
     patched_build = kbuild.configured_build(patched_src, "patched", head)
     cross = {}
     for f in files:
-        wanted = headers | {f}
+        wanted = headers | {f} | {p for p, h in parts.items() if h == f}
         arch = f.split("/")[1] if f.startswith("arch/") else "x86"
         pb, bb = patched_build, base_build
         if arch != "x86":

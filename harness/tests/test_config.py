@@ -105,6 +105,20 @@ class SuitesTest(unittest.TestCase):
                          ["bench", "x"])
         self.assertEqual(guest.shared_programs(suites), ["bench"])
 
+    def test_bundles_are_host_programs_not_selftests(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".suites") as f:
+            f.write("n check 10 =t,@nfs ./t\n")
+            f.flush()
+            suites = guest.read_suites(f.name)
+        self.assertEqual(suites[0].bundles, ["nfs"])
+        self.assertEqual(guest.suite_programs(suites, "base"), ["t"])
+        self.assertEqual(guest.suite_programs(suites, "patched"), ["t"])
+        with tempfile.NamedTemporaryFile("w", suffix=".suites") as f:
+            f.write("n check 10 @nope ./t\n")
+            f.flush()
+            with self.assertRaises(HarnessError):
+                guest.read_suites(f.name)
+
     def test_bad_manifest_lines(self):
         with tempfile.NamedTemporaryFile("w", suffix=".suites") as f:
             f.write("a check 10 - true\na check 10 - true\n")

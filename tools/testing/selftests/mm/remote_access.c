@@ -30,8 +30,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "../kselftest.h"
-
-#define HPAGE_SIZE	(2UL << 20)
+#include "vm_util.h"
 
 enum backing { ANON, SHMEM, HUGETLB, FILE_SHARED, NR_BACKINGS };
 
@@ -42,37 +41,10 @@ static const char * const backing_name[NR_BACKINGS] = {
 static size_t pagesize;
 static int file_fd = -1;
 
-/*
- * Read nr_foll_pin_acquired and _released; false if there are none.  They
- * are per-CPU counters that /proc/vmstat shows folded only up to a batch:
- * fold them first (vm.stat_refresh, root only; without it the counts may
- * lag).
- */
+/* The pin counters (folded first where we may); false if there are none. */
 static bool pin_counters(long *acquired, long *released)
 {
-	char name[64];
-	FILE *f;
-	long v;
-	int fd;
-
-	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, "1", 1) != 1)
-			ksft_print_msg("vm.stat_refresh: %s\n", strerror(errno));
-		close(fd);
-	}
-	*acquired = *released = -1;
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return false;
-	while (fscanf(f, "%63s %ld", name, &v) == 2) {
-		if (!strcmp(name, "nr_foll_pin_acquired"))
-			*acquired = v;
-		else if (!strcmp(name, "nr_foll_pin_released"))
-			*released = v;
-	}
-	fclose(f);
-	return *acquired >= 0 && *released >= 0;
+	return read_pin_counters(acquired, released) >= 0;
 }
 
 /* nr_foll_pin_acquired - nr_foll_pin_released, or -1 */

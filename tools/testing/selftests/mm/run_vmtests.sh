@@ -66,6 +66,11 @@ separated by spaces:
 - vmsplice
 	test vmsplice(2) pinning, the pipe paths after it, and memory
 	offline with vmspliced pages (with -d)
+- dio
+	test O_DIRECT pinning on FUSE (a server of our own) and on NFS
+	over loopback (needs the nfs-kernel-server and rpcbind tools)
+- uring
+	test io_uring fixed buffers: pinning, refusals, release
 - thp
 	test transparent huge pages
 - hugetlb
@@ -439,6 +444,14 @@ if $RUN_DESTRUCTIVE; then
 else
 	CATEGORY="vmsplice" run_test ./vmsplice_pin
 fi
+
+# O_DIRECT: the user's pages and the FUSE server's buffers are pinned
+CATEGORY="dio" run_test ./dio_pin -F
+CATEGORY="dio" run_test ./dio_pin -F -s
+CATEGORY="dio" run_test ./dio_nfs.sh
+
+# io_uring fixed buffers: long-term pins, and what GUP refuses
+CATEGORY="uring" run_test ./uring_fixed_pin
 
 CATEGORY="thp" run_test ./khugepaged
 

@@ -60,34 +60,10 @@
 
 static size_t pagesize, hpage_size;
 
-/*
- * nr_foll_pin_acquired and _released, folded from the per-CPU deltas first
- * (vm.stat_refresh, root only); false when they cannot be read exactly.
- */
+/* The pin counters, folded first; false where they are not exact. */
 static bool pin_counters(long *acquired, long *released)
 {
-	char name[64];
-	bool folded;
-	FILE *f;
-	long v;
-	int fd;
-
-	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
-	folded = fd >= 0 && write(fd, "1", 1) == 1;
-	if (fd >= 0)
-		close(fd);
-	*acquired = *released = -1;
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return false;
-	while (fscanf(f, "%63s %ld", name, &v) == 2) {
-		if (!strcmp(name, "nr_foll_pin_acquired"))
-			*acquired = v;
-		else if (!strcmp(name, "nr_foll_pin_released"))
-			*released = v;
-	}
-	fclose(f);
-	return folded && *acquired >= 0 && *released >= 0;
+	return read_pin_counters(acquired, released) == 1;
 }
 
 struct pins {

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * io_uring registered ("fixed") buffers against the pin counters.
+ *
+ * io_uring pins a registered buffer with FOLL_WRITE | FOLL_LONGTERM and
+ * leaves it to GUP to refuse what cannot be pinned long-term; it no longer
+ * checks the VMAs itself.  So:
+ *
+ * - one buffer spanning an anonymous, a shmem and a hugetlb VMA registers,
+ *   holds one pin per page, and O_DIRECT writes and reads through it
+ *   (WRITE_FIXED, READ_FIXED) move the right bytes;
+ * - a writable MAP_SHARED mapping of shmem registers (no dirty tracking
+ *   needed), one of a block device or of a file on a file system that
+ *   tracks dirty pages (-m FILE: say one on NFS) is refused, with no pin
+ *   left behind;
+ * - a buffer with a hole is refused, with no pin left behind;
+ * - unregistering, and tearing the ring down with buffers still
+ *   registered, release every pin.
+ *
+ *   uring_fixed_pin [-d TARGET] [-m FILE]...
+ *
+ * TARGET, for the O_DIRECT I/O and the block device mapping: /dev/ram0 by
+ * default (brd), at least 4 MiB.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include "../kselftest.h"
+#include "vm_util.h"
+#include "local_config.h"
+#ifdef LOCAL_CONFIG_HAVE_LIBURING
+#include <liburing.h>
+#endif
+
+#define MAX_EXTRA	8
+
+#ifdef LOCAL_CONFIG_HAVE_LIBURING
+
+static size_t pagesize, hugetlbsize;
+static bool have_counters;
+
+struct check {
+	bool ok;
+	char why[240];
+};
+
+static bool __printf(3, 4)
+check(struct check *c, bool cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cond)
+		return true;
+	if (c->ok) {
+		va_start(ap, fmt);
+		vsnprintf(c->why, sizeof(c->why), fmt, ap);
+		va_end(ap);
+	}
+	c->ok = false;
+	return false;
+}
+
+static void report(const struct check *c, const char *name)
+{
+	if (!c->ok)
+		ksft_print_msg("%s: %s\n", name, c->why);
+	ksft_test_result(c->ok, "%s\n", name);
+}
+
+/* Pins held now: nr_foll_pin_acquired - nr_foll_pin_released. */
+static long pins_held(void)
+{
+	long acquired, released;
+
+	if (read_pin_counters(&acquired, &released) < 0)
+		return 0;
+	return acquired - released;
+}
+
+/*
+ * Pins held now that were not at @from must come to @expect; a moment is
+ * allowed for releases that are deferred (ring teardown).
+ */
+static bool pins_held_since(struct check *c, long from, long expect,
+			    const char *when)
+{
+	long held = 0;
+	int tries = 100;
+
+	if (!have_counters)
+		return true;
+	while (tries--) {
+		held = pins_held() - from;
+		if (held == expect)
+			return true;
+		usleep(20000);
+	}
+	return check(c, false, "%s: %ld pins held, expected %ld", when, held,
+		     expect);
+}
+
+/*
+ * anon (64 KiB) | shmem, MAP_SHARED (64 KiB) | hugetlb (one huge page),
+ * adjacent, the hugetlb part aligned; returns the start, *@len the size.
+ */
+static char *map_mixed(struct check *c, size_t *len)
+{
+	size_t small = 16 * pagesize, total = 2 * small + hugetlbsize;
+	char *area, *base, *p;
+	int memfd;
+
+	area = mmap(NULL, total + 2 * hugetlbsize, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!check(c, area != MAP_FAILED, "reserve: %s", strerror(errno)))
+		return NULL;
+	base = (char *)(((uintptr_t)area + 2 * small + hugetlbsize - 1) &
+			~(hugetlbsize - 1)) - 2 * small;
+	p = mmap(base, small, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (!check(c, p == base, "anon: %s", strerror(errno)))
+		return NULL;
+	memfd = memfd_create("uring_fixed_pin", 0);
+	if (!check(c, memfd >= 0 && !ftruncate(memfd, small), "memfd: %s",
+		   strerror(errno)))
+		return NULL;
+	p = mmap(base + small, small, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, memfd, 0);
+	close(memfd);
+	if (!check(c, p == base + small, "shmem: %s", strerror(errno)))
+		return NULL;
+	p = mmap(base + 2 * small, hugetlbsize, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_FIXED, -1, 0);
+	if (!check(c, p == base + 2 * small, "hugetlb: %s", strerror(errno)))
+		return NULL;
+	memset(base, 0, total);
+	*len = total;
+	return base;
+}
+
+static inline char pattern(size_t i, int seed)
+{
+	return (char)((i * 5 + (i >> 12) * 11 + seed) & 0xff);
+}
+
+static bool uring_rw(struct check *c, struct io_uring *ring, int fd,
+		     char *buf, size_t len, bool write)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (!check(c, !!sqe, "no sqe"))
+		return false;
+	if (write)
+		io_uring_prep_write_fixed(sqe, fd, buf, len, 0, 0);
+	else
+		io_uring_prep_read_fixed(sqe, fd, buf, len, 0, 0);
+	ret = io_uring_submit(ring);
+	if (!check(c, ret == 1, "submit: %d", ret))
+		return false;
+	ret = io_uring_wait_cqe(ring, &cqe);
+	if (!check(c, ret == 0, "wait: %d", ret))
+		return false;
+	ret = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return check(c, ret == (int)len, "%s_FIXED: %d (%s), expected %zu",
+		     write ? "WRITE" : "READ", ret,
+		     ret < 0 ? strerror(-ret) : "bytes", len);
+}
+
+/*
+ * The mixed buffer: registered with one pin per page, O_DIRECT through it
+ * in both directions, every pin gone after unregistering (@teardown: after
+ * io_uring_queue_exit() with the buffer still registered).
+ */
+static void test_mixed(const char *target, bool teardown)
+{
+	struct check c = { .ok = true };
+	struct io_uring ring;
+	struct iovec iov;
+	char name[160];
+	long held0;
+	size_t len, i;
+	char *buf;
+	int fd, ret;
+
+	snprintf(name, sizeof(name),
+		 "anon + shmem + hugetlb in one fixed buffer: registers, O_DIRECT on %s, %s releases every pin",
+		 target, teardown ? "ring teardown" : "unregister");
+	if (!hugetlbsize || !get_free_hugepages()) {
+		ksft_test_result_skip("%s (no free hugetlb page)\n", name);
+		return;
+	}
+	if (access(target, R_OK | W_OK)) {
+		ksft_test_result_skip("%s (%s: %s)\n", name, target,
+				      strerror(errno));
+		return;
+	}
+	buf = map_mixed(&c, &len);
+	if (!buf) {
+		report(&c, name);
+		return;
+	}
+	fd = open(target, O_RDWR | O_DIRECT);
+	if (!check(&c, fd >= 0, "open %s O_DIRECT: %s", target,
+		   strerror(errno)))
+		goto out;
+	ret = io_uring_queue_init(4, &ring, 0);
+	if (!check(&c, ret == 0, "io_uring_queue_init: %s", strerror(-ret)))
+		goto out_fd;
+	held0 = pins_held();
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	ret = io_uring_register_buffers(&ring, &iov, 1);
+	if (!check(&c, ret == 0, "register: %s", strerror(-ret)))
+		goto out_ring;
+	pins_held_since(&c, held0, len / pagesize, "registered");
+
+	for (i = 0; i < len; i++)
+		buf[i] = pattern(i, 1);
+	uring_rw(&c, &ring, fd, buf, len, true);
+	memset(buf, 0, len);
+	if (uring_rw(&c, &ring, fd, buf, len, false))
+		for (i = 0; i < len; i++)
+			if (!check(&c, buf[i] == pattern(i, 1),
+				   "byte %zu read back is 0x%02x, expected 0x%02x",
+				   i, buf[i] & 0xff, pattern(i, 1) & 0xff))
+				break;
+	if (!teardown) {
+		ret = io_uring_unregister_buffers(&ring);
+		check(&c, ret == 0, "unregister: %s", strerror(-ret));
+		pins_held_since(&c, held0, 0, "unregistered");
+	}
+out_ring:
+	io_uring_queue_exit(&ring);
+	pins_held_since(&c, held0, 0, "ring gone");
+out_fd:
+	close(fd);
+out:
+	munmap(buf, len);
+	report(&c, name);
+}
+
+/*
+ * Register a writable MAP_SHARED mapping of @path (one page; @what names
+ * it): refused with EFAULT where the file needs dirty tracking (@refused),
+ * registered where it does not; no pin left either way.
+ */
+static void test_shared_file(const char *path, const char *what, bool refused)
+{
+	struct check c = { .ok = true };
+	struct io_uring ring;
+	struct iovec iov;
+	char name[200];
+	long held0;
+	char *p;
+	int fd, ret;
+
+	snprintf(name, sizeof(name),
+		 "writable MAP_SHARED of %s: %s, no pin left", what,
+		 refused ? "refused" : "registers");
+	if (!strncmp(path, "/dev/", 5) && strncmp(path, "/dev/shm/", 9) &&
+	    access(path, R_OK | W_OK)) {
+		ksft_test_result_skip("%s (%s)\n", name, strerror(errno));
+		return;
+	}
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	if (!check(&c, fd >= 0, "open: %s", strerror(errno)))
+		goto out;
+	/* a block device has its size; a file gets one page */
+	if ((strncmp(path, "/dev/", 5) || !strncmp(path, "/dev/shm/", 9)) &&
+	    !check(&c, ftruncate(fd, pagesize) == 0, "ftruncate: %s",
+		   strerror(errno)))
+		goto out_fd;
+	p = mmap(NULL, pagesize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (!check(&c, p != MAP_FAILED, "mmap: %s", strerror(errno)))
+		goto out_fd;
+	p[0] = 1;
+	ret = io_uring_queue_init(1, &ring, 0);
+	if (!check(&c, ret == 0, "io_uring_queue_init: %s", strerror(-ret)))
+		goto out_map;
+	held0 = pins_held();
+	iov.iov_base = p;
+	iov.iov_len = pagesize;
+	ret = io_uring_register_buffers(&ring, &iov, 1);
+	if (refused)
+		check(&c, ret == -EFAULT, "register: %s, expected EFAULT",
+		      ret ? strerror(-ret) : "success");
+	else
+		check(&c, ret == 0, "register: %s", strerror(-ret));
+	if (!ret) {
+		pins_held_since(&c, held0, 1, "registered");
+		io_uring_unregister_buffers(&ring);
+	}
+	pins_held_since(&c, held0, 0, refused ? "refused" : "unregistered");
+	io_uring_queue_exit(&ring);
+out_map:
+	munmap(p, pagesize);
+out_fd:
+	close(fd);
+out:
+	report(&c, name);
+}
+
+/*
+ * 16 pages with the 9th PROT_NONE: registration fails (EFAULT) and the 8
+ * pages pinned before the hole are unpinned again.
+ */
+static void test_hole(void)
+{
+	struct check c = { .ok = true };
+	const char *name = "a fixed buffer with a hole: EFAULT, no pin left";
+	size_t len = 16 * pagesize;
+	struct io_uring ring;
+	struct iovec iov;
+	long held0;
+	char *p;
+	int ret;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!check(&c, p != MAP_FAILED, "mmap: %s", strerror(errno))) {
+		report(&c, name);
+		return;
+	}
+	memset(p, 1, len);
+	/* PROT_NONE, not unmapped: the ring could be mapped in a hole */
+	mprotect(p + 8 * pagesize, pagesize, PROT_NONE);
+	ret = io_uring_queue_init(1, &ring, 0);
+	if (check(&c, ret == 0, "io_uring_queue_init: %s", strerror(-ret))) {
+		held0 = pins_held();
+		iov.iov_base = p;
+		iov.iov_len = len;
+		ret = io_uring_register_buffers(&ring, &iov, 1);
+		check(&c, ret == -EFAULT, "register: %s, expected EFAULT",
+		      ret ? strerror(-ret) : "success");
+		pins_held_since(&c, held0, 0, "refused");
+		io_uring_queue_exit(&ring);
+	}
+	munmap(p, len);
+	report(&c, name);
+}
+
+int main(int argc, char **argv)
+{
+	const char *target = "/dev/ram0", *extra[MAX_EXTRA];
+	int opt, nr_extra = 0, i;
+	char shm[64], what[PATH_MAX + 32];
+	long a, r;
+
+	while ((opt = getopt(argc, argv, "d:m:")) != -1) {
+		switch (opt) {
+		case 'd':
+			target = optarg;
+			break;
+		case 'm':
+			if (nr_extra < MAX_EXTRA) {
+				extra[nr_extra++] = optarg;
+				break;
+			}
+			fprintf(stderr, "at most %d -m files\n", MAX_EXTRA);
+			return KSFT_FAIL;
+		default:
+			fprintf(stderr, "usage: %s [-d TARGET] [-m FILE]...\n",
+				argv[0]);
+			return KSFT_FAIL;
+		}
+	}
+	pagesize = getpagesize();
+	hugetlbsize = default_huge_page_size();
+	ksft_print_header();
+	have_counters = read_pin_counters(&a, &r) == 1;
+	if (!have_counters)
+		ksft_print_msg("%s\n",
+			       "pin counters unavailable or inexact (not root?): the pin checks are left out");
+	ksft_set_plan(5 + nr_extra);
+	test_mixed(target, false);
+	test_mixed(target, true);
+	snprintf(shm, sizeof(shm), "/dev/shm/uring_fixed_pin.%d", getpid());
+	test_shared_file(shm, "a shmem file", false);
+	unlink(shm);
+	snprintf(what, sizeof(what), "%s (block device page cache)", target);
+	test_shared_file(target, what, true);
+	for (i = 0; i < nr_extra; i++)
+		test_shared_file(extra[i], extra[i], true);
+	test_hole();
+	ksft_finished();
+}
+
+#else /* LOCAL_CONFIG_HAVE_LIBURING */
+
+int main(void)
+{
+	ksft_print_header();
+	ksft_exit_skip("built without liburing\n");
+}
+
+#endif /* LOCAL_CONFIG_HAVE_LIBURING */

@@ -84,7 +84,8 @@ static __le32 ceph_flags_sys2wire(struct ceph_mds_client *mdsc, u32 flags)
 
 /*
  * The pages of a user-backed iterator are pinned (FOLL_PIN), those of a
- * kernel-backed one only listed: see iov_iter_extract_will_pin().
+ * bvec one only listed: see iov_iter_extract_will_pin().  A kvec is refused
+ * with -EFAULT, as iov_iter_get_pages2() always did.
  */
 static ssize_t __iter_get_bvecs(struct iov_iter *iter, size_t maxsize,
 				struct bio_vec *bvecs)
@@ -92,6 +93,8 @@ static ssize_t __iter_get_bvecs(struct iov_iter *iter, size_t maxsize,
 	size_t size = 0;
 	int bvec_idx = 0;
 
+	if (iov_iter_is_kvec(iter))
+		return -EFAULT;
 	if (maxsize > iov_iter_count(iter))
 		maxsize = iov_iter_count(iter);
 
@@ -127,8 +130,8 @@ static ssize_t __iter_get_bvecs(struct iov_iter *iter, size_t maxsize,
  *
  * Attempt to get up to @maxsize bytes worth of pages from @iter.
  * Return the number of bytes in the created bio_vec array, or an error.
- * Release the array with put_bvecs(), telling it whether @iter was
- * user-backed (iov_iter_extract_will_pin()).
+ * Release the array with put_bvecs(), telling it what the extraction held
+ * (ceph_bvecs_release()).
  */
 static ssize_t iter_get_bvecs_alloc(struct iov_iter *iter, size_t maxsize,
 				    struct bio_vec **bvecs, int *num_bvecs)
@@ -164,20 +167,31 @@ static ssize_t iter_get_bvecs_alloc(struct iov_iter *iter, size_t maxsize,
 	return bytes;
 }
 
-/*
- * Unpin the pages of a user-backed iterator, marking them dirty first after a
- * read into them (@should_dirty); the pages of a kernel-backed iterator hold
- * nothing and stay as their owner left them.
- */
-static void put_bvecs(struct bio_vec *bvecs, int num_bvecs, bool pinned,
-		      bool should_dirty)
+/* What put_bvecs() does with the pages of an iter_get_bvecs_alloc() array */
+enum ceph_bvecs_release {
+	CEPH_BVECS_KEEP,	/* kernel-backed: nothing held, left alone */
+	CEPH_BVECS_UNPIN,	/* user-backed, written from: unpin */
+	CEPH_BVECS_UNPIN_DIRTY,	/* user-backed, read into: dirty, unpin */
+};
+
+static enum ceph_bvecs_release ceph_bvecs_release(struct iov_iter *iter,
+						  bool write)
 {
+	if (!iov_iter_extract_will_pin(iter))
+		return CEPH_BVECS_KEEP;
+	return write ? CEPH_BVECS_UNPIN : CEPH_BVECS_UNPIN_DIRTY;
+}
+
+static void put_bvecs(struct bio_vec *bvecs, int num_bvecs,
+		      enum ceph_bvecs_release release)
+{
+	bool dirty = release == CEPH_BVECS_UNPIN_DIRTY;
 	int i;
 
-	for (i = 0; pinned && i < num_bvecs; i++) {
+	for (i = 0; release != CEPH_BVECS_KEEP && i < num_bvecs; i++) {
 		if (bvecs[i].bv_page)
 			unpin_user_pages_dirty_lock(&bvecs[i].bv_page, 1,
-						    should_dirty);
+						    dirty);
 	}
 	kvfree(bvecs);
 }
@@ -1271,8 +1285,7 @@ struct ceph_aio_request {
 	struct kiocb *iocb;
 	size_t total_len;
 	bool write;
-	bool pinned;
-	bool should_dirty;
+	enum ceph_bvecs_release release;
 	int error;
 	struct list_head osd_reqs;
 	unsigned num_reqs;
@@ -1406,7 +1419,7 @@ static void ceph_aio_complete_req(struct ceph_osd_request *req)
 	}
 
 	put_bvecs(osd_data->bvec_pos.bvecs, osd_data->num_bvecs,
-		  aio_req->pinned, aio_req->should_dirty);
+		  aio_req->release);
 	ceph_osdc_put_request(req);
 
 	if (rc < 0)
@@ -1504,8 +1517,7 @@ ceph_direct_read_write(struct kiocb *iocb, struct iov_iter *iter,
 	size_t count = iov_iter_count(iter);
 	loff_t pos = iocb->ki_pos;
 	bool write = iov_iter_rw(iter) == WRITE;
-	bool pinned = iov_iter_extract_will_pin(iter);
-	bool should_dirty = !write && pinned;
+	enum ceph_bvecs_release release = ceph_bvecs_release(iter, write);
 	bool sparse = ceph_test_mount_opt(fsc, SPARSEREAD);
 
 	if (write && ceph_snap(file_inode(file)) != CEPH_NOSNAP)
@@ -1589,8 +1601,7 @@ ceph_direct_read_write(struct kiocb *iocb, struct iov_iter *iter,
 			if (aio_req) {
 				aio_req->iocb = iocb;
 				aio_req->write = write;
-				aio_req->pinned = pinned;
-				aio_req->should_dirty = should_dirty;
+				aio_req->release = release;
 				INIT_LIST_HEAD(&aio_req->osd_reqs);
 				if (write) {
 					aio_req->mtime = mtime;
@@ -1656,7 +1667,7 @@ ceph_direct_read_write(struct kiocb *iocb, struct iov_iter *iter,
 				len = ret;
 		}
 
-		put_bvecs(bvecs, num_pages, pinned, should_dirty);
+		put_bvecs(bvecs, num_pages, release);
 		ceph_osdc_put_request(req);
 		if (ret < 0)
 			break;

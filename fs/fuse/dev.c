@@ -730,11 +730,13 @@ static void fuse_copy_finish(struct fuse_copy_state *cs)
 		if (cs->write)
 			flush_dcache_page(cs->pg);
 		/*
-		 * A page of a kernel-backed iterator was only listed: its
-		 * owner keeps it and marks it dirty, as for any bvec I/O.
+		 * A page of a kernel-backed iterator (a bvec) was only listed:
+		 * its owner holds it, but it is dirtied here as it always was.
 		 */
 		if (cs->pinned)
 			unpin_user_pages_dirty_lock(&cs->pg, 1, cs->write);
+		else if (cs->write)
+			set_page_dirty_lock(cs->pg);
 	}
 	cs->pg = NULL;
 }
@@ -792,6 +794,9 @@ static int fuse_copy_fill(struct fuse_copy_state *cs)
 		size_t off;
 		ssize_t ret;
 
+		/* iov_iter_get_pages2() refused kvecs: keep doing so */
+		if (iov_iter_is_kvec(cs->iter))
+			return -EFAULT;
 		/*
 		 * The kernel writes into (or reads from) the server's buffer
 		 * through this page: pin it, so that a concurrent fork() in

@@ -182,6 +182,31 @@ static void nfs_direct_release_pages(struct page **pages, unsigned int npages,
 			unpin_user_page(pages[i]);
 }
 
+/*
+ * Take up to @maxsize bytes' worth of pages from @iter into a new array, at
+ * *@pgbase in the first: pinned for a user-backed iterator, only listed for
+ * a bvec one (iov_iter_extract_will_pin()).  A kvec is refused with -EFAULT,
+ * as iov_iter_get_pages_alloc2() always did.  On error no array is left to
+ * free and nothing is held.
+ */
+static ssize_t nfs_direct_extract_pages(struct iov_iter *iter,
+					struct page ***pages, size_t maxsize,
+					size_t *pgbase)
+{
+	ssize_t ret;
+
+	*pages = NULL;
+	if (iov_iter_is_kvec(iter))
+		return -EFAULT;
+	ret = iov_iter_extract_pages(iter, pages, maxsize, UINT_MAX, 0, pgbase);
+	if (ret <= 0) {
+		kvfree(*pages);
+		*pages = NULL;
+		return ret ?: -EFAULT;
+	}
+	return ret;
+}
+
 void nfs_init_cinfo_from_dreq(struct nfs_commit_info *cinfo,
 			      struct nfs_direct_req *dreq)
 {
@@ -341,7 +366,7 @@ static const struct nfs_pgio_completion_ops nfs_direct_read_completion_ops = {
 
 /*
  * For each rsize'd chunk of the user's buffer, dispatch an NFS READ
- * operation.  If nfs_readdata_alloc() or iov_iter_extract_pages() fails,
+ * operation.  If nfs_readdata_alloc() or nfs_direct_extract_pages() fails,
  * bail and stop sending more reads.  Read length accounting is
  * handled automatically by nfs_direct_read_result().  Otherwise, if
  * no requests have been sent, just return an error.
@@ -365,13 +390,12 @@ static ssize_t nfs_direct_read_schedule_iovec(struct nfs_direct_req *dreq,
 	inode_dio_begin(inode);
 
 	while (iov_iter_count(iter)) {
-		struct page **pagevec = NULL;
+		struct page **pagevec;
 		size_t bytes;
 		size_t pgbase;
 		unsigned npages, i;
 
-		result = iov_iter_extract_pages(iter, &pagevec, rsize, UINT_MAX,
-						0, &pgbase);
+		result = nfs_direct_extract_pages(iter, &pagevec, rsize, &pgbase);
 		if (result < 0)
 			break;
 
@@ -869,7 +893,7 @@ static const struct nfs_pgio_completion_ops nfs_direct_write_completion_ops = {
  */
 /*
  * For each wsize'd chunk of the user's buffer, dispatch an NFS WRITE
- * operation.  If nfs_writedata_alloc() or iov_iter_extract_pages() fails,
+ * operation.  If nfs_writedata_alloc() or nfs_direct_extract_pages() fails,
  * bail and stop sending more writes.  Write length accounting is
  * handled automatically by nfs_direct_write_result().  Otherwise, if
  * no requests have been sent, just return an error.
@@ -897,13 +921,12 @@ static ssize_t nfs_direct_write_schedule_iovec(struct nfs_direct_req *dreq,
 
 	NFS_I(inode)->write_io += iov_iter_count(iter);
 	while (iov_iter_count(iter)) {
-		struct page **pagevec = NULL;
+		struct page **pagevec;
 		size_t bytes;
 		size_t pgbase;
 		unsigned npages, i;
 
-		result = iov_iter_extract_pages(iter, &pagevec, wsize, UINT_MAX,
-						0, &pgbase);
+		result = nfs_direct_extract_pages(iter, &pagevec, wsize, &pgbase);
 		if (result < 0)
 			break;
 

@@ -22,6 +22,9 @@ PROCMEM_MODES = ("nowriter", "mmap", "mprotect")
 # vmsplice_bench: VMSPLICE <sink> <bytes per write> <vmsplice|write> <B/s>
 VMSPLICE = re.compile(r"^(?:# )?VMSPLICE (\S+) (\d+) (vmsplice|write) (\d+)$")
 SINKS = ("null", "fresh", "unix", "tcp")
+# dio_pin -b: DIO <file system> <write|read> <bytes per call> <B/s>, nested
+# one level deeper under dio_nfs.sh
+DIO = re.compile(r"^(?:# )*DIO (\S+) (write|read) (\d+) (\d+)$")
 
 
 def parse(text):
@@ -54,6 +57,48 @@ def parse_vmsplice(text):
             samples.setdefault((m.group(1), int(m.group(2)), m.group(3)),
                                []).append(int(m.group(4)))
     return samples
+
+
+def parse_dio(text):
+    """{(file system, write|read, bytes per call): [bytes_per_s]}"""
+    samples = {}
+    for line in text.replace("\r", "").splitlines():
+        m = DIO.match(line)
+        if m:
+            samples.setdefault((m.group(1), m.group(2), int(m.group(3))),
+                               []).append(int(m.group(4)))
+    return samples
+
+
+def dio_table(results):
+    """results: {kind: {(fs, op, size): [B/s]}} -> text: O_DIRECT
+    throughput on each kernel and patched/base."""
+    base, patched = results.get("base", {}), results.get("patched", {})
+    keys = sorted({k for r in results.values() for k in r})
+    head = (f"{'O_DIRECT MB/s':<22} {'base':>9} {'IQR':>6} {'patched':>9} "
+            f"{'IQR':>6} {'pat/base':>8}")
+    lines = [head, "-" * len(head)]
+    for key in keys:
+        cells, meds = "", []
+        for r in (base, patched):
+            vals = r.get(key, [])
+            if vals:
+                med, spread = stats(vals)
+                meds.append(med)
+                cells += f" {med / 1e6:>9.1f} {spread * 100:>5.1f}%"
+            else:
+                meds.append(None)
+                cells += f" {'-':>9} {'-':>6}"
+        ratio = (f" {meds[1] / meds[0]:>8.2f}" if all(meds)
+                 else f" {'-':>8}")
+        fs, op, size = key
+        lines.append(f"{fs + ' ' + op + ' ' + _size(size):<22}" + cells
+                     + ratio)
+    n = min((len(v) for r in results.values() for v in r.values()),
+            default=0)
+    lines.append(f"(medians of {n} rounds per cell, sequential O_DIRECT "
+                 "on a 16 MiB file; goal: pat/base >= 0.98)")
+    return "\n".join(lines)
 
 
 def _size(n):
@@ -207,6 +252,7 @@ def cmd_bench():
     summary = Summary()
     gup, procmem = {"base": {}, "patched": {}}, {"base": {}, "patched": {}}
     vms = {"base": {}, "patched": {}}
+    dio = {"base": {}, "patched": {}}
     shared = None
     from .main import _kernel_and_initrd, evaluate, selftest_dir
     for kind, rev, src in plan:
@@ -221,6 +267,7 @@ def cmd_bench():
         gup[kind] = parse(g.tests_text())
         procmem[kind] = parse_procmem(g.tests_text())
         vms[kind] = parse_vmsplice(g.tests_text())
+        dio[kind] = parse_dio(g.tests_text())
     stage("bench results")
     parts = []
     if any(gup.values()):
@@ -229,6 +276,8 @@ def cmd_bench():
         parts.append(procmem_table(procmem))
     if any(vms.values()):
         parts.append(vmsplice_table(vms))
+    if any(dio.values()):
+        parts.append(dio_table(dio))
     text = "\n\n".join(parts) or "no benchmark output"
     say(text)
     with open(os.path.join(repo_root(), "out", "bench.txt"), "w") as f:

@@ -73,6 +73,27 @@ class BenchTest(unittest.TestCase):
         self.assertIn("0.98", tcp)          # patched / base
         self.assertIn("2.00", tcp)          # patched vmsplice / copy
 
+    def test_dio(self):
+        text = ("# DIO fuse write 65536 2000000\n"
+                "# DIO fuse write 65536 4000000\n"
+                "# DIO fuse write 65536 3000000\n"
+                "# # DIO nfs4.2 read 1048576 9000000\n"
+                "DIO nope 1 2\n")
+        got = bench.parse_dio(text)
+        self.assertEqual(got, {("fuse", "write", 65536):
+                               [2000000, 4000000, 3000000],
+                               ("nfs4.2", "read", 1048576): [9000000]})
+        table = bench.dio_table({"base": got,
+                                 "patched": {("fuse", "write", 65536):
+                                             [1500000]}})
+        row = [ln for ln in table.splitlines()
+               if ln.startswith("fuse write 64K")][0]
+        self.assertIn("3.0", row)
+        self.assertTrue(row.rstrip().endswith("0.50"))
+        row = [ln for ln in table.splitlines()
+               if ln.startswith("nfs4.2 read 1M")][0]
+        self.assertTrue(row.rstrip().endswith("-"))
+
     def test_stats(self):
         med, spread = bench.stats([10, 10, 10, 10, 20])
         self.assertEqual(med, 10)

@@ -11,16 +11,17 @@
  *   (WRITE_FIXED, READ_FIXED) move the right bytes;
  * - a writable MAP_SHARED mapping of shmem registers (no dirty tracking
  *   needed), one of a block device or of a file on a file system that
- *   tracks dirty pages (-m FILE: say one on NFS) is refused, with no pin
- *   left behind;
+ *   tracks dirty pages (-m DIR: a temporary file there, say on NFS) is
+ *   refused, with no pin left behind;
  * - a buffer with a hole is refused, with no pin left behind;
  * - unregistering, and tearing the ring down with buffers still
  *   registered, release every pin.
  *
- *   uring_fixed_pin [-d TARGET] [-m FILE]...
+ *   uring_fixed_pin [-d DEVICE] [-m DIR]...
  *
- * TARGET, for the O_DIRECT I/O and the block device mapping: /dev/ram0 by
- * default (brd), at least 4 MiB.
+ * DEVICE, for the O_DIRECT I/O and the block device mapping, is written
+ * to: /dev/ram0 by default (brd).  It is opened with O_EXCL (so not while
+ * mounted) and must hold the buffer (two 64 KiB parts and a huge page).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -96,7 +99,7 @@ static bool pins_held_since(struct check *c, long from, long expect,
 			    const char *when)
 {
 	long held = 0;
-	int tries = 100;
+	int tries = 500;	/* 10 s: ring teardown unpins from a worker */
 
 	if (!have_counters)
 		return true;
@@ -120,7 +123,9 @@ static char *map_mixed(struct check *c, size_t *len)
 	char *area, *base, *p;
 	int memfd;
 
-	area = mmap(NULL, total + 2 * hugetlbsize, PROT_NONE,
+	size_t reserved = total + 2 * hugetlbsize;
+
+	area = mmap(NULL, reserved, PROT_NONE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (!check(c, area != MAP_FAILED, "reserve: %s", strerror(errno)))
 		return NULL;
@@ -129,23 +134,30 @@ static char *map_mixed(struct check *c, size_t *len)
 	p = mmap(base, small, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (!check(c, p == base, "anon: %s", strerror(errno)))
-		return NULL;
+		goto fail;
 	memfd = memfd_create("uring_fixed_pin", 0);
 	if (!check(c, memfd >= 0 && !ftruncate(memfd, small), "memfd: %s",
 		   strerror(errno)))
-		return NULL;
+		goto fail;
 	p = mmap(base + small, small, PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_FIXED, memfd, 0);
 	close(memfd);
 	if (!check(c, p == base + small, "shmem: %s", strerror(errno)))
-		return NULL;
+		goto fail;
 	p = mmap(base + 2 * small, hugetlbsize, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_FIXED, -1, 0);
 	if (!check(c, p == base + 2 * small, "hugetlb: %s", strerror(errno)))
-		return NULL;
+		goto fail;
+	/* give back what the alignment left over */
+	if (base > area)
+		munmap(area, base - area);
+	munmap(base + total, area + reserved - (base + total));
 	memset(base, 0, total);
 	*len = total;
 	return base;
+fail:
+	munmap(area, reserved);
+	return NULL;
 }
 
 static inline char pattern(size_t i, int seed)
@@ -180,6 +192,32 @@ static bool uring_rw(struct check *c, struct io_uring *ring, int fd,
 }
 
 /*
+ * Open block device @dev read-write, exclusively (not while mounted), with
+ * @flags: a skip (and -1) if it is not there, not ours to write or smaller
+ * than @need bytes.
+ */
+static int open_device(const char *dev, int flags, size_t need,
+		       const char *name)
+{
+	uint64_t size = 0;
+	int fd;
+
+	fd = open(dev, O_RDWR | O_EXCL | flags);
+	if (fd < 0) {
+		ksft_test_result_skip("%s (%s: %s)\n", name, dev,
+				      strerror(errno));
+		return -1;
+	}
+	if (ioctl(fd, BLKGETSIZE64, &size) || size < need) {
+		ksft_test_result_skip("%s (%s: not a block device of %zu bytes or more)\n",
+				      name, dev, need);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
  * The mixed buffer: registered with one pin per page, O_DIRECT through it
  * in both directions, every pin gone after unregistering (@teardown: after
  * io_uring_queue_exit() with the buffer still registered).
@@ -202,23 +240,23 @@ static void test_mixed(const char *target, bool teardown)
 		ksft_test_result_skip("%s (no free hugetlb page)\n", name);
 		return;
 	}
-	if (access(target, R_OK | W_OK)) {
-		ksft_test_result_skip("%s (%s: %s)\n", name, target,
-				      strerror(errno));
+	fd = open_device(target, O_DIRECT, 2 * 16 * pagesize + hugetlbsize,
+			 name);
+	if (fd < 0)
 		return;
-	}
 	buf = map_mixed(&c, &len);
 	if (!buf) {
+		close(fd);
 		report(&c, name);
 		return;
 	}
-	fd = open(target, O_RDWR | O_DIRECT);
-	if (!check(&c, fd >= 0, "open %s O_DIRECT: %s", target,
-		   strerror(errno)))
-		goto out;
 	ret = io_uring_queue_init(4, &ring, 0);
-	if (!check(&c, ret == 0, "io_uring_queue_init: %s", strerror(-ret)))
-		goto out_fd;
+	if (!check(&c, ret == 0, "io_uring_queue_init: %s", strerror(-ret))) {
+		close(fd);
+		munmap(buf, len);
+		report(&c, name);
+		return;
+	}
 	held0 = pins_held();
 	iov.iov_base = buf;
 	iov.iov_len = len;
@@ -245,44 +283,30 @@ static void test_mixed(const char *target, bool teardown)
 out_ring:
 	io_uring_queue_exit(&ring);
 	pins_held_since(&c, held0, 0, "ring gone");
-out_fd:
 	close(fd);
-out:
 	munmap(buf, len);
 	report(&c, name);
 }
 
 /*
- * Register a writable MAP_SHARED mapping of @path (one page; @what names
- * it): refused with EFAULT where the file needs dirty tracking (@refused),
- * registered where it does not; no pin left either way.
+ * Register a writable MAP_SHARED mapping of the first page of @fd (@what
+ * names it): refused with EFAULT where the file needs dirty tracking
+ * (@refused), registered where it does not; no pin left either way.
+ * Closes @fd.
  */
-static void test_shared_file(const char *path, const char *what, bool refused)
+static void test_shared_fd(int fd, const char *what, bool refused)
 {
 	struct check c = { .ok = true };
 	struct io_uring ring;
 	struct iovec iov;
-	char name[200];
+	char name[PATH_MAX + 64];
 	long held0;
 	char *p;
-	int fd, ret;
+	int ret;
 
 	snprintf(name, sizeof(name),
 		 "writable MAP_SHARED of %s: %s, no pin left", what,
 		 refused ? "refused" : "registers");
-	if (!strncmp(path, "/dev/", 5) && strncmp(path, "/dev/shm/", 9) &&
-	    access(path, R_OK | W_OK)) {
-		ksft_test_result_skip("%s (%s)\n", name, strerror(errno));
-		return;
-	}
-	fd = open(path, O_RDWR | O_CREAT, 0600);
-	if (!check(&c, fd >= 0, "open: %s", strerror(errno)))
-		goto out;
-	/* a block device has its size; a file gets one page */
-	if ((strncmp(path, "/dev/", 5) || !strncmp(path, "/dev/shm/", 9)) &&
-	    !check(&c, ftruncate(fd, pagesize) == 0, "ftruncate: %s",
-		   strerror(errno)))
-		goto out_fd;
 	p = mmap(NULL, pagesize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (!check(&c, p != MAP_FAILED, "mmap: %s", strerror(errno)))
 		goto out_fd;
@@ -309,8 +333,27 @@ out_map:
 	munmap(p, pagesize);
 out_fd:
 	close(fd);
-out:
 	report(&c, name);
+}
+
+/* -m DIR: a temporary one-page file in DIR */
+static void test_shared_in_dir(const char *dir)
+{
+	char path[PATH_MAX], what[PATH_MAX + 16];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/uring_fixed_pin.XXXXXX", dir);
+	snprintf(what, sizeof(what), "a file in %s", dir);
+	fd = mkstemp(path);
+	if (fd < 0 || ftruncate(fd, pagesize)) {
+		ksft_test_result_fail("writable MAP_SHARED of %s: %s\n", what,
+				      strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	unlink(path);
+	test_shared_fd(fd, what, true);
 }
 
 /*
@@ -355,8 +398,8 @@ static void test_hole(void)
 int main(int argc, char **argv)
 {
 	const char *target = "/dev/ram0", *extra[MAX_EXTRA];
-	int opt, nr_extra = 0, i;
-	char shm[64], what[PATH_MAX + 32];
+	int opt, nr_extra = 0, i, fd;
+	char what[PATH_MAX + 32], name[PATH_MAX + 96];
 	long a, r;
 
 	while ((opt = getopt(argc, argv, "d:m:")) != -1) {
@@ -372,7 +415,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "at most %d -m files\n", MAX_EXTRA);
 			return KSFT_FAIL;
 		default:
-			fprintf(stderr, "usage: %s [-d TARGET] [-m FILE]...\n",
+			fprintf(stderr, "usage: %s [-d DEVICE] [-m DIR]...\n",
 				argv[0]);
 			return KSFT_FAIL;
 		}
@@ -387,13 +430,18 @@ int main(int argc, char **argv)
 	ksft_set_plan(5 + nr_extra);
 	test_mixed(target, false);
 	test_mixed(target, true);
-	snprintf(shm, sizeof(shm), "/dev/shm/uring_fixed_pin.%d", getpid());
-	test_shared_file(shm, "a shmem file", false);
-	unlink(shm);
+	fd = memfd_create("uring_fixed_pin", 0);
+	if (fd < 0 || ftruncate(fd, pagesize))
+		ksft_exit_fail_msg("memfd: %s\n", strerror(errno));
+	test_shared_fd(fd, "a shmem file", false);
 	snprintf(what, sizeof(what), "%s (block device page cache)", target);
-	test_shared_file(target, what, true);
+	snprintf(name, sizeof(name),
+		 "writable MAP_SHARED of %s: refused, no pin left", what);
+	fd = open_device(target, 0, pagesize, name);
+	if (fd >= 0)
+		test_shared_fd(fd, what, true);
 	for (i = 0; i < nr_extra; i++)
-		test_shared_file(extra[i], extra[i], true);
+		test_shared_in_dir(extra[i]);
 	test_hole();
 	ksft_finished();
 }

@@ -99,10 +99,12 @@ static void ceph_bvecs_user(struct kunit *test, int dir)
 	KUNIT_ASSERT_EQ(test, ceph_bvecs_release(&iter, !read),
 			read ? CEPH_BVECS_UNPIN_DIRTY : CEPH_BVECS_UNPIN);
 	got = iter_get_bvecs_alloc(&iter, len, &bvecs, &nr);
-	KUNIT_ASSERT_EQ(test, got, (ssize_t)len);
-	KUNIT_ASSERT_EQ(test, nr, 5);
+	/* pins held from here: expectations only, so put_bvecs() runs */
+	KUNIT_ASSERT_GE(test, got, 0);
+	KUNIT_EXPECT_EQ(test, got, (ssize_t)len);
+	KUNIT_EXPECT_EQ(test, nr, 5);
 	KUNIT_EXPECT_EQ(test, iov_iter_count(&iter), 0);
-	for (i = 0; i < nr; i++) {
+	for (i = 0; i < min(nr, 5); i++) {
 		KUNIT_EXPECT_PTR_EQ_MSG(test, bvecs[i].bv_page, buf->pages[i],
 					"bvec %d", i);
 		KUNIT_EXPECT_EQ_MSG(test, bvecs[i].bv_offset, i ? 0 : 100,
@@ -160,9 +162,11 @@ static void ceph_bvecs_user_short(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, import_ubuf(ITER_DEST, (void __user *)buf->addr,
 					  len, &iter), 0);
 	got = iter_get_bvecs_alloc(&iter, len, &bvecs, &nr);
-	KUNIT_ASSERT_EQ(test, got, (ssize_t)(3 * PAGE_SIZE));
+	/* pins held from here: expectations only, so put_bvecs() runs */
+	KUNIT_ASSERT_GE(test, got, 0);
+	KUNIT_EXPECT_EQ(test, got, (ssize_t)(3 * PAGE_SIZE));
 	KUNIT_EXPECT_EQ(test, iov_iter_count(&iter), len - 3 * PAGE_SIZE);
-	KUNIT_ASSERT_EQ(test, nr, CEPH_KUNIT_PAGES);
+	KUNIT_EXPECT_EQ(test, nr, CEPH_KUNIT_PAGES);
 	for (i = 0; i < 3; i++)
 		KUNIT_EXPECT_EQ_MSG(test, ceph_kunit_ref(buf->pages[i]),
 				    buf->refs[i] + GUP_PIN_COUNTING_BIAS,
@@ -213,9 +217,10 @@ static void ceph_bvecs_kernel(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, ceph_bvecs_release(&iter, false),
 			CEPH_BVECS_KEEP);
 	got = iter_get_bvecs_alloc(&iter, 3 * PAGE_SIZE, &bvecs, &nr);
-	KUNIT_ASSERT_EQ(test, got, (ssize_t)(3 * PAGE_SIZE));
-	KUNIT_ASSERT_EQ(test, nr, 3);
-	for (i = 0; i < 3; i++) {
+	KUNIT_ASSERT_GE(test, got, 0);
+	KUNIT_EXPECT_EQ(test, got, (ssize_t)(3 * PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, nr, 3);
+	for (i = 0; i < min(nr, 3); i++) {
 		KUNIT_EXPECT_PTR_EQ(test, bvecs[i].bv_page, pages[i]);
 		KUNIT_EXPECT_EQ(test, ceph_kunit_ref(pages[i]), refs[i]);
 	}

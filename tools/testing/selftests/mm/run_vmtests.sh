@@ -448,10 +448,17 @@ fi
 # O_DIRECT: the user's pages and the FUSE server's buffers are pinned
 CATEGORY="dio" run_test ./dio_pin -F
 CATEGORY="dio" run_test ./dio_pin -F -s
-CATEGORY="dio" run_test ./dio_nfs.sh
+# dio_nfs.sh starts an NFS server (skipping where one runs already): only
+# with -d
+if $RUN_DESTRUCTIVE; then
+	CATEGORY="dio" run_test ./dio_nfs.sh
+fi
 
-# io_uring fixed buffers: long-term pins, and what GUP refuses
-CATEGORY="uring" run_test ./uring_fixed_pin
+# io_uring fixed buffers: long-term pins, and what GUP refuses; it writes
+# to /dev/ram0: only with -d
+if $RUN_DESTRUCTIVE; then
+	CATEGORY="uring" run_test ./uring_fixed_pin
+fi
 
 CATEGORY="thp" run_test ./khugepaged
 

@@ -12,7 +12,8 @@
  * - a writable MAP_SHARED mapping of shmem registers (no dirty tracking
  *   needed), one of a block device or of a file on a file system that
  *   tracks dirty pages (-m DIR: a temporary file there, say on NFS) is
- *   refused, with no pin left behind;
+ *   refused, with no pin left behind; the mixed buffer's O_DIRECT also
+ *   runs on a file in each -m DIR (NFS gets a bvec iterator then);
  * - a buffer with a hole is refused, with no pin left behind;
  * - unregistering, and tearing the ring down with buffers still
  *   registered, release every pin.
@@ -136,9 +137,13 @@ static char *map_mixed(struct check *c, size_t *len)
 	if (!check(c, p == base, "anon: %s", strerror(errno)))
 		goto fail;
 	memfd = memfd_create("uring_fixed_pin", 0);
-	if (!check(c, memfd >= 0 && !ftruncate(memfd, small), "memfd: %s",
-		   strerror(errno)))
+	if (!check(c, memfd >= 0, "memfd: %s", strerror(errno)))
 		goto fail;
+	if (!check(c, !ftruncate(memfd, small), "memfd: %s",
+		   strerror(errno))) {
+		close(memfd);
+		goto fail;
+	}
 	p = mmap(base + small, small, PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_FIXED, memfd, 0);
 	close(memfd);
@@ -222,28 +227,44 @@ static int open_device(const char *dev, int flags, size_t need,
  * in both directions, every pin gone after unregistering (@teardown: after
  * io_uring_queue_exit() with the buffer still registered).
  */
-static void test_mixed(const char *target, bool teardown)
+static void test_mixed(const char *target, const char *dir, bool teardown)
 {
+	size_t need = 2 * 16 * pagesize + hugetlbsize;
+	char name[PATH_MAX + 160], path[PATH_MAX];
 	struct check c = { .ok = true };
 	struct io_uring ring;
 	struct iovec iov;
-	char name[160];
 	long held0;
 	size_t len, i;
 	char *buf;
 	int fd, ret;
 
+	if (dir)
+		snprintf(path, sizeof(path), "a file in %s", dir);
 	snprintf(name, sizeof(name),
 		 "anon + shmem + hugetlb in one fixed buffer: registers, O_DIRECT on %s, %s releases every pin",
-		 target, teardown ? "ring teardown" : "unregister");
+		 dir ? path : target, teardown ? "ring teardown" : "unregister");
 	if (!hugetlbsize || !get_free_hugepages()) {
 		ksft_test_result_skip("%s (no free hugetlb page)\n", name);
 		return;
 	}
-	fd = open_device(target, O_DIRECT, 2 * 16 * pagesize + hugetlbsize,
-			 name);
-	if (fd < 0)
-		return;
+	if (dir) {
+		/* a regular file: the I/O goes through its bvec iterator */
+		snprintf(path, sizeof(path), "%s/uring_fixed_pin.XXXXXX", dir);
+		fd = mkostemp(path, O_DIRECT);
+		if (fd < 0 || ftruncate(fd, need)) {
+			ksft_test_result_fail("%s: %s: %s\n", name, path,
+					      strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return;
+		}
+		unlink(path);
+	} else {
+		fd = open_device(target, O_DIRECT, need, name);
+		if (fd < 0)
+			return;
+	}
 	buf = map_mixed(&c, &len);
 	if (!buf) {
 		close(fd);
@@ -379,7 +400,9 @@ static void test_hole(void)
 	}
 	memset(p, 1, len);
 	/* PROT_NONE, not unmapped: the ring could be mapped in a hole */
-	mprotect(p + 8 * pagesize, pagesize, PROT_NONE);
+	if (!check(&c, !mprotect(p + 8 * pagesize, pagesize, PROT_NONE),
+		   "mprotect: %s", strerror(errno)))
+		goto out;
 	ret = io_uring_queue_init(1, &ring, 0);
 	if (check(&c, ret == 0, "io_uring_queue_init: %s", strerror(-ret))) {
 		held0 = pins_held();
@@ -391,6 +414,7 @@ static void test_hole(void)
 		pins_held_since(&c, held0, 0, "refused");
 		io_uring_queue_exit(&ring);
 	}
+out:
 	munmap(p, len);
 	report(&c, name);
 }
@@ -427,9 +451,9 @@ int main(int argc, char **argv)
 	if (!have_counters)
 		ksft_print_msg("%s\n",
 			       "pin counters unavailable or inexact (not root?): the pin checks are left out");
-	ksft_set_plan(5 + nr_extra);
-	test_mixed(target, false);
-	test_mixed(target, true);
+	ksft_set_plan(5 + 2 * nr_extra);
+	test_mixed(target, NULL, false);
+	test_mixed(target, NULL, true);
 	fd = memfd_create("uring_fixed_pin", 0);
 	if (fd < 0 || ftruncate(fd, pagesize))
 		ksft_exit_fail_msg("memfd: %s\n", strerror(errno));
@@ -440,8 +464,10 @@ int main(int argc, char **argv)
 	fd = open_device(target, 0, pagesize, name);
 	if (fd >= 0)
 		test_shared_fd(fd, what, true);
-	for (i = 0; i < nr_extra; i++)
+	for (i = 0; i < nr_extra; i++) {
+		test_mixed(NULL, extra[i], false);
 		test_shared_in_dir(extra[i]);
+	}
 	test_hole();
 	ksft_finished();
 }

@@ -70,17 +70,37 @@ static bool fuse;
 
 /* ------------------------------------------------------------ results */
 
+struct check {
+	bool ok;
+	char why[240];
+};
+
+static bool __printf(3, 4)
+check(struct check *c, bool cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cond)
+		return true;
+	if (c->ok) {
+		va_start(ap, fmt);
+		vsnprintf(c->why, sizeof(c->why), fmt, ap);
+		va_end(ap);
+	}
+	c->ok = false;
+	return false;
+}
 
 static bool have_counters;
 
 /* Without exact pin counters (not root) the pin checks are left out: say so */
 static void report(const struct check *c, const char *name)
 {
-	char full[300];
+	const char *note = have_counters ? "" : " (pins not checked)";
 
-	snprintf(full, sizeof(full), "%s%s", name,
-		 have_counters ? "" : " (pins not checked)");
-	report_check(c, full);
+	if (!c->ok)
+		ksft_print_msg("%s: %s\n", name, c->why);
+	ksft_test_result(c->ok, "%s%s\n", name, note);
 }
 
 struct pins {

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-#include <stdarg.h>
 #include <string.h>
 #include <fcntl.h>
 #include <dirent.h>
@@ -498,26 +497,4 @@ int read_pin_counters(long *acquired, long *released)
 		return -1;
 	}
 	return folded;
-}
-
-bool check(struct check *c, bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cond)
-		return true;
-	if (c->ok) {
-		va_start(ap, fmt);
-		vsnprintf(c->why, sizeof(c->why), fmt, ap);
-		va_end(ap);
-	}
-	c->ok = false;
-	return false;
-}
-
-void report_check(const struct check *c, const char *name)
-{
-	if (!c->ok)
-		ksft_print_msg("%s: %s\n", name, c->why);
-	ksft_test_result(c->ok, "%s\n", name);
 }

@@ -65,17 +65,3 @@ bool softdirty_supported(void);
 #define PAGEMAP_PFN(ent)	((ent) & ((1ull << 55) - 1))
 
 int read_pin_counters(long *acquired, long *released);
-
-/*
- * One test result and the first reason it failed: check() records a
- * condition, report_check() prints the result (the reason on a line of its
- * own, so that the test's name stays the same).
- */
-struct check {
-	bool ok;
-	char why[240];
-};
-
-bool check(struct check *c, bool cond, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-void report_check(const struct check *c, const char *name);

@@ -6,10 +6,10 @@ PYTHON ?= python3
 H = PYTHON=$(PYTHON) harness/gup
 
 # Settings, passed to the harness through the environment.
-export KSRC PATCHES SUITES GROUP DEMOS ACCEL BOOT_TIMEOUT GUEST_TIMEOUT JOBS CACHE \
+export KIND KSRC PATCHES SUITES GROUP DEMOS ACCEL BOOT_TIMEOUT GUEST_TIMEOUT JOBS CACHE \
 	MEM SMP MOVABLECORE APPEND FORCE CONFIG_EXTRA BASE_VERSION V
 
-.PHONY: all check tree export verify lint bisect shell bench base build \
+.PHONY: all check tree export verify lint bisect shell bench base build debug \
 	base-run selftest demo-failures deps help clean
 
 all: deps ## main job: base tree, apply the series, build, boot, run every suite, summary
@@ -42,8 +42,11 @@ bench: deps ## gup_test fast-path benchmarks, base vs patched, medians and ratio
 base: deps ## fetch and cache the base tree only
 	@$(H) base
 
-build: deps ## build the patched kernel only
+build: deps ## build the patched kernel only (KIND=debug: the debug kernel; KIND=base)
 	@$(H) build
+
+debug: deps ## series tests + mm selftests on the KASAN/lockdep/DEBUG_PAGEALLOC kernel
+	@$(H) debug
 
 base-run: deps ## the main job's suites on the base kernel (no series)
 	@$(H) base-run

@@ -31,6 +31,12 @@ BUNDLES = {
 
 # ------------------------------------------------------------------- suites
 
+def has_series(kind):
+    """Kernels built from the patched tree: the test kernel and the debug
+    kernel (make debug)."""
+    return kind in ("patched", "debug")
+
+
 class Suite:
     def __init__(self, name, groups, timeout, programs, command):
         self.name = name
@@ -47,7 +53,7 @@ class Suite:
         is a bundle of host programs (BUNDLES), not a selftest."""
         return [p.lstrip("+=") for p in self.programs
                 if not p.startswith("@") and
-                (kind == "patched" or not p.startswith("+"))]
+                (has_series(kind) or not p.startswith("+"))]
 
     @property
     def bundles(self):

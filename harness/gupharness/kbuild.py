@@ -14,6 +14,8 @@ CONFIG_DIR = os.path.join(repo_root(), "harness", "config")
 COMMON_FRAGMENT = os.path.join(CONFIG_DIR, "kernel.config")
 # Options that only exist once the series is applied (its KUnit suites...).
 SERIES_FRAGMENT = os.path.join(CONFIG_DIR, "series.config")
+# The debug kernel (make debug): KASAN, lockdep, DEBUG_PAGEALLOC...
+DEBUG_FRAGMENT = os.path.join(CONFIG_DIR, "debug.config")
 
 
 def jobs():
@@ -104,6 +106,8 @@ def fragments_for(kind):
     if kind != "base" and os.path.isfile(SERIES_FRAGMENT) and \
             parse_fragment(SERIES_FRAGMENT):
         frags.append(SERIES_FRAGMENT)
+    if kind == "debug":
+        frags.append(DEBUG_FRAGMENT)
     extra = env("CONFIG_EXTRA")
     if extra:
         for f in extra.split(","):

@@ -33,7 +33,8 @@ def _kernel_and_initrd(tree, kind, rev, src, suites, shared_from=None):
     shared_from (the patched build's selftest folder) on the base kernel."""
     build = kbuild.build_kernel(src, kind, rev)
     progs = guest.suite_programs(suites, kind)
-    shared = guest.shared_programs(suites) if kind != "patched" else []
+    shared = guest.shared_programs(suites) if not guest.has_series(kind) \
+        else []
     if shared and not shared_from:
         raise HarnessError(f"{', '.join(shared)}: built from the patched "
                            f"tree only, and there is none for the {kind} "
@@ -129,7 +130,7 @@ def _pins_note(info):
 def run_guest_pipeline(summary, group, kind="patched"):
     tree = base.get_tree()
     suites = guest.select_suites(group)
-    if kind != "patched":
+    if not guest.has_series(kind):
         # `series` suites test what the series adds (its KUnit suites):
         # the base kernel does not have them.
         skipped = [s.name for s in suites if "series" in s.groups]
@@ -139,7 +140,7 @@ def run_guest_pipeline(summary, group, kind="patched"):
                 + ", ".join(skipped))
         if not suites:
             raise HarnessError(f"no suite to run on the {kind} kernel")
-    if kind == "patched":
+    if guest.has_series(kind):
         rev, src = _patched(tree)
     else:
         rev, src = tree.base_rev, tree.checkout
@@ -253,9 +254,24 @@ def cmd_shell():
 
 def cmd_build():
     tree = base.get_tree()
-    rev, src = _patched(tree)
-    kbuild.build_kernel(src, "patched", rev)
+    kind = env("KIND", "patched")
+    if kind not in ("patched", "debug", "base"):
+        raise HarnessError(f"KIND={kind}: patched, debug or base")
+    if kind == "base":
+        rev, src = tree.base_rev, tree.checkout
+    else:
+        rev, src = _patched(tree)
+    kbuild.build_kernel(src, kind, rev)
     return EXIT_OK
+
+
+def cmd_debug():
+    """The series' tests and the chosen mm selftests on the debug kernel
+    (harness/config/debug.config): no splat, pins balanced."""
+    summary = Summary()
+    run_guest_pipeline(summary, env("GROUP", "debug"), kind="debug")
+    return finish(summary, "make debug (KASAN, lockdep, DEBUG_VM, "
+                  "DEBUG_PAGEALLOC, KFENCE kernel)")
 
 
 def cmd_bisect():
@@ -397,6 +413,7 @@ def main(argv):
             return finish(summary, "harness self-tests")
         handlers = {"check": cmd_check, "run": cmd_run, "base-run":
                     cmd_run_base, "shell": cmd_shell, "build": cmd_build,
+                    "debug": cmd_debug,
                     "bisect": cmd_bisect, "bench": bench.cmd_bench,
                     "demo-failures": cmd_demo_failures}
         if cmd not in handlers:

@@ -71,6 +71,9 @@ separated by spaces:
 	over loopback (needs the nfs-kernel-server and rpcbind tools)
 - uring
 	test io_uring fixed buffers: pinning, refusals, release
+- pin_stress
+	the pinning paths (vmsplice, io_uring, /proc/pid/mem, ptrace)
+	under stress and under fault injection (fail-nth)
 - thp
 	test transparent huge pages
 - hugetlb
@@ -459,6 +462,11 @@ fi
 if $RUN_DESTRUCTIVE; then
 	CATEGORY="uring" run_test ./uring_fixed_pin
 fi
+
+# the pinning paths under stress, then with each allocation on their paths
+# failing in turn
+CATEGORY="pin_stress" run_test ./pin_stress -t 5
+CATEGORY="pin_stress" run_test ./pin_stress -f
 
 CATEGORY="thp" run_test ./khugepaged
 

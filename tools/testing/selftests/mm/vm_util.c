@@ -498,3 +498,136 @@ int read_pin_counters(long *acquired, long *released)
 	}
 	return folded;
 }
+
+/*
+ * Fault injection aimed at one thread: failslab and fail_page_alloc,
+ * armed through /proc/thread-self/fail-nth.  Writing N there makes the N-th
+ * fault-injection site the thread passes through fail; reading it back gives
+ * 0 once that happened.  Enumerating N = 1, 2, ... for one system call
+ * fails each allocation on its path in turn, whatever the probability
+ * settings are, and no other task sees a failure.
+ *
+ * By default both facilities leave out sleeping allocations (GFP_KERNEL) and
+ * page allocations from highmem or of order 0, which would hide most of the
+ * paths; fault_inject_setup() turns that off, and the stack dump of every
+ * injected failure, and fault_inject_restore() puts the settings back.
+ */
+#define FAULT_DEBUGFS	"/sys/kernel/debug/"
+
+static struct fault_knob {
+	const char *path;
+	const char *value;
+	char saved[32];
+	bool changed;
+} fault_knobs[] = {
+	{ .path = FAULT_DEBUGFS "failslab/ignore-gfp-wait", .value = "N" },
+	{ .path = FAULT_DEBUGFS "failslab/verbose", .value = "0" },
+	{ .path = FAULT_DEBUGFS "fail_page_alloc/ignore-gfp-wait", .value = "N" },
+	{ .path = FAULT_DEBUGFS "fail_page_alloc/ignore-gfp-highmem", .value = "N" },
+	{ .path = FAULT_DEBUGFS "fail_page_alloc/min-order", .value = "0" },
+	{ .path = FAULT_DEBUGFS "fail_page_alloc/verbose", .value = "0" },
+};
+
+static int fault_knob_write(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, value, strlen(value));
+	close(fd);
+	return ret == (ssize_t)strlen(value) ? 0 : -1;
+}
+
+void fault_inject_restore(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fault_knobs); i++) {
+		if (!fault_knobs[i].changed)
+			continue;
+		fault_knob_write(fault_knobs[i].path, fault_knobs[i].saved);
+		fault_knobs[i].changed = false;
+	}
+}
+
+/*
+ * Returns 1 when fail-nth works for this thread with the settings above,
+ * 0 when the kernel lacks it (no CONFIG_FAULT_INJECTION_DEBUG_FS,
+ * CONFIG_FAILSLAB or CONFIG_FAIL_PAGE_ALLOC, debugfs not mounted, not root):
+ * skip then; -1 on an unexpected error.
+ */
+int fault_inject_setup(void)
+{
+	size_t i;
+
+	if (access("/proc/thread-self/fail-nth", W_OK))
+		return 0;
+	for (i = 0; i < ARRAY_SIZE(fault_knobs); i++) {
+		struct fault_knob *k = &fault_knobs[i];
+		ssize_t len;
+		int fd;
+
+		fd = open(k->path, O_RDONLY);
+		if (fd < 0) {
+			fault_inject_restore();
+			return errno == ENOENT || errno == EACCES ? 0 : -1;
+		}
+		len = read(fd, k->saved, sizeof(k->saved) - 1);
+		close(fd);
+		if (len <= 0) {
+			fault_inject_restore();
+			return -1;
+		}
+		k->saved[len] = '\0';
+		k->saved[strcspn(k->saved, "\n")] = '\0';
+		if (fault_knob_write(k->path, k->value)) {
+			fault_inject_restore();
+			return -1;
+		}
+		k->changed = true;
+	}
+	return 1;
+}
+
+static __thread int fail_nth_fd = -1;
+
+/*
+ * Make the n-th fault-injection site this thread reaches from now on fail.
+ * The file stays open, so that nothing between this and the system call
+ * under test allocates.
+ */
+int fail_nth_arm(unsigned int n)
+{
+	char num[16];
+	int len;
+
+	if (fail_nth_fd < 0) {
+		fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR);
+		if (fail_nth_fd < 0)
+			return -1;
+	}
+	len = snprintf(num, sizeof(num), "%u", n);
+	return pwrite(fail_nth_fd, num, len, 0) == len ? 0 : -1;
+}
+
+/*
+ * Disarm; returns 1 if the armed failure was injected, 0 if the thread
+ * passed fewer sites than that (the path has been enumerated), -1 on error.
+ */
+int fail_nth_fired(void)
+{
+	char num[16];
+	ssize_t len;
+
+	if (fail_nth_fd < 0)
+		return -1;
+	len = pread(fail_nth_fd, num, sizeof(num) - 1, 0);
+	if (len <= 0)
+		return -1;
+	num[len] = '\0';
+	if (pwrite(fail_nth_fd, "0", 1, 0) != 1)
+		return -1;
+	return atoi(num) == 0;
+}

@@ -65,3 +65,7 @@ bool softdirty_supported(void);
 #define PAGEMAP_PFN(ent)	((ent) & ((1ull << 55) - 1))
 
 int read_pin_counters(long *acquired, long *released);
+int fault_inject_setup(void);
+void fault_inject_restore(void);
+int fail_nth_arm(unsigned int n);
+int fail_nth_fired(void);

@@ -9,7 +9,7 @@ H = PYTHON=$(PYTHON) harness/gup
 export KIND KSRC PATCHES SUITES GROUP DEMOS ACCEL BOOT_TIMEOUT GUEST_TIMEOUT JOBS CACHE \
 	MEM SMP MOVABLECORE APPEND FORCE CONFIG_EXTRA BASE_VERSION V
 
-.PHONY: all check tree export verify lint bisect shell bench base build debug \
+.PHONY: all check tree export verify lint bisect shell bench base build debug regress \
 	base-run selftest demo-failures deps help clean
 
 all: deps ## main job: base tree, apply the series, build, boot, run every suite, summary
@@ -44,6 +44,9 @@ base: deps ## fetch and cache the base tree only
 
 build: deps ## build the patched kernel only (KIND=debug: the debug kernel; KIND=base)
 	@$(H) build
+
+regress: deps ## pre-existing mm selftests on base and patched kernels, compared (table)
+	@$(H) regress
 
 debug: deps ## series tests + mm selftests on the KASAN/lockdep/DEBUG_PAGEALLOC kernel
 	@$(H) debug

@@ -14,7 +14,8 @@ import sys
 import time
 import unittest
 
-from . import base, bench, contrast, guest, kbuild, lint, results, series
+from . import (base, bench, contrast, guest, kbuild, lint, regress,
+               results, series)
 from .results import Counts, Summary
 from .util import (EXIT_FAILED, EXIT_OK, HarnessError, TestFailure,
                    cache_dir, die, env, out, repo_root, say, stage)
@@ -265,6 +266,29 @@ def cmd_build():
     return EXIT_OK
 
 
+def cmd_regress():
+    """The pre-existing mm selftests (group regress) on the patched and on
+    the base kernel, same binaries, compared test by test."""
+    summary = Summary()
+    tree = base.get_tree()
+    suites = guest.select_suites("regress")
+    rev, src = _patched(tree)
+    kernel, initrd = _kernel_and_initrd(tree, "patched", rev, src, suites)
+    gp = guest.boot(kernel, initrd, suites,
+                    os.path.join(OUT, "regress-patched"), "patched, regress")
+    regress.kernel_rows(summary, gp, suites, "patched")
+    bkernel, binitrd = _kernel_and_initrd(tree, "base", tree.base_rev,
+                                          tree.checkout, suites,
+                                          selftest_dir(kernel))
+    gb = guest.boot(bkernel, binitrd, suites,
+                    os.path.join(OUT, "regress-base"), "base, regress")
+    regress.kernel_rows(summary, gb, suites, "base")
+    regress.report(summary, suites, results.split_testlog(gb.tests_text())[0],
+                   results.split_testlog(gp.tests_text())[0])
+    return finish(summary, "make regress (pre-existing mm selftests, base "
+                  "vs patched)")
+
+
 def cmd_debug():
     """The series' tests and the chosen mm selftests on the debug kernel
     (harness/config/debug.config): no splat, pins balanced."""
@@ -413,7 +437,7 @@ def main(argv):
             return finish(summary, "harness self-tests")
         handlers = {"check": cmd_check, "run": cmd_run, "base-run":
                     cmd_run_base, "shell": cmd_shell, "build": cmd_build,
-                    "debug": cmd_debug,
+                    "debug": cmd_debug, "regress": cmd_regress,
                     "bisect": cmd_bisect, "bench": bench.cmd_bench,
                     "demo-failures": cmd_demo_failures}
         if cmd not in handlers:

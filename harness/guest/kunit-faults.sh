@@ -53,11 +53,6 @@ if [ -z "$start" ] || [ -z "$end" ]; then
 fi
 echo "# $suite: code 0x$start..0x$end"
 
-# console: warnings and worse only, not KUnit's INFO lines for the failing
-# cases (the splat scan reads the console)
-read -r saved_printk _ < /proc/sys/kernel/printk
-echo 5 > /proc/sys/kernel/printk
-
 setup() {	# facility, probability
 	local d=$dbg/$1
 	echo N > $d/task-filter
@@ -106,7 +101,6 @@ slab=$((times - slab))
 page=$((times - page))
 off failslab
 off fail_page_alloc
-echo "$saved_printk" > /proc/sys/kernel/printk
 echo "# $runs runs in $(( $(date +%s) - t0 )) s: $slab slab and $page page allocations failed, $failing case failures"
 if [ $((slab + page)) -gt 0 ]; then
 	echo "ok 1 $suite under fault injection: $((slab + page)) allocations failed, no splat"

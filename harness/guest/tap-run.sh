@@ -8,7 +8,7 @@ echo "1..$#"
 n=0 bad=0
 for cmd in "$@"; do
 	n=$((n + 1))
-	bash -c "$cmd" 2>&1 | sed -u 's/^/# /'
+	bash -c "$cmd" 2>&1 | while IFS= read -r line; do echo "# $line"; done
 	rc=${PIPESTATUS[0]}
 	case $rc in
 	0) echo "ok $n $cmd" ;;

@@ -354,8 +354,9 @@ def movable_arg():
     return "" if size == "0" else f"movablecore={size} "
 
 
-def boot(kernel, initrd, suites, outdir, label, extra_append=""):
-    """Boot the kernel, run the (non-KUnit) suites, return a GuestRun."""
+def boot(kernel, initrd, suites, outdir, label, extra_append="", scale=1):
+    """Boot the kernel, run the (non-KUnit) suites, return a GuestRun.
+    scale multiplies every suite's timeout (the debug kernel is slower)."""
     os.makedirs(outdir, exist_ok=True)
     console = os.path.join(outdir, "console.log")
     tests = os.path.join(outdir, "tests.log")
@@ -375,13 +376,15 @@ def boot(kernel, initrd, suites, outdir, label, extra_append=""):
               f"hugepages={env_int('HUGEPAGES', 160)} "
               f"{movable_arg()}"
               f"gupharness.suites={','.join(names) or '-'} "
+              f"gupharness.timeout_scale={scale} "
               + env("APPEND", "") + " " + extra_append
               + " ignore_loglevel").strip()
     cmd, accel, why = qemu_cmd(kernel, initrd, append, console, tests)
     boot_timeout = env_int("BOOT_TIMEOUT", 300)
     guest_timeout = env_int("GUEST_TIMEOUT",
-                            boot_timeout + sum(s.timeout for s in suites
-                                               if not s.kunit) + 60)
+                            boot_timeout + scale * sum(
+                                s.timeout for s in suites if not s.kunit)
+                            + 60)
     stage(f"guest ({label}): {accel} ({why}); suites: "
           f"{', '.join(names) or 'none'}; timeouts: boot {boot_timeout}s, "
           f"whole run {guest_timeout}s")

@@ -18,7 +18,8 @@ from . import (base, bench, contrast, guest, kbuild, lint, regress,
                results, series)
 from .results import Counts, Summary
 from .util import (EXIT_FAILED, EXIT_OK, HarnessError, TestFailure,
-                   cache_dir, die, env, out, repo_root, say, stage)
+                   cache_dir, die, env, env_int, out, repo_root, say,
+                   stage)
 
 OUT = os.path.join(repo_root(), "out")
 
@@ -146,7 +147,9 @@ def run_guest_pipeline(summary, group, kind="patched"):
     else:
         rev, src = tree.base_rev, tree.checkout
     kernel, initrd = _kernel_and_initrd(tree, kind, rev, src, suites)
-    g = guest.boot(kernel, initrd, suites, os.path.join(OUT, kind), kind)
+    scale = env_int("DEBUG_TIMEOUT_SCALE", 4) if kind == "debug" else 1
+    g = guest.boot(kernel, initrd, suites, os.path.join(OUT, kind), kind,
+                   scale=scale)
     evaluate(g, suites, summary)
     if kind == "patched":
         contrast_rows(summary, tree, suites, kernel, g)

@@ -6,6 +6,8 @@ A test that passes on the base kernel and does not pass on the patched one
 is a regression: a failure.  Every other difference (fixed, newly skipped,
 failing on both) is shown in the table but is not one."""
 
+import re
+
 from . import results
 from .results import Counts
 from .util import say
@@ -24,17 +26,32 @@ def outcomes(info):
     return results.leaf_outcomes(results.parse_tap(info["lines"]))
 
 
+def _keyed(outcomes):
+    """{key: [(name, outcome)...]}: tests are matched across the two runs
+    by name with every number in it replaced by '#' (a test that prints
+    what it measured, "Extra pages 0" / "Extra pages 1", is the same test),
+    the n-th of a key on one side with the n-th on the other."""
+    out = {}
+    for name, got in outcomes:
+        out.setdefault(re.sub(r"\d+", "#", name), []).append((name, got))
+    return out
+
+
 def compare(base, patched):
     """[(test, base outcome, patched outcome, verdict, regression?)] over
     the union of the two runs' tests, in the patched run's order."""
-    on_base = dict(base)
-    on_patched = dict(patched)
-    names = [n for n, _ in patched] + [n for n, _ in base
-                                        if n not in on_patched]
+    on_base = _keyed(base)
+    on_patched = _keyed(patched)
+    keys = list(on_patched) + [k for k in on_base if k not in on_patched]
+    pairs = []
+    for key in keys:
+        bl, pl = on_base.get(key, []), on_patched.get(key, [])
+        for i in range(max(len(bl), len(pl))):
+            name = (pl[i] if i < len(pl) else bl[i])[0]
+            pairs.append((name, bl[i][1] if i < len(bl) else "missing",
+                          pl[i][1] if i < len(pl) else "missing"))
     rows = []
-    for name in names:
-        b = on_base.get(name, "missing")
-        p = on_patched.get(name, "missing")
+    for name, b, p in pairs:
         regression = b == "pass" and p != "pass"
         if regression:
             verdict = "REGRESSION"

@@ -41,10 +41,25 @@ def read_series(pdir=None):
     if not os.path.isfile(series):
         raise HarnessError(f"{series} is missing")
     names = []
+    included = []
     with open(series) as f:
         for n, line in enumerate(f, 1):
             line = line.strip()
             if not line or line.startswith("#"):
+                continue
+            if line.startswith("<"):
+                # `< DIR`: the series of another patches directory first
+                # (relative to this one), e.g. a failure demo on top of
+                # the whole series
+                if names:
+                    raise HarnessError(f"{series}:{n}: `<` must come "
+                                       "before the patches")
+                other = os.path.normpath(os.path.join(pdir,
+                                                      line[1:].strip()))
+                if not os.path.isdir(other):
+                    raise HarnessError(f"{series}:{n}: {other} is not a "
+                                       "directory")
+                included += read_series(other)
                 continue
             if "/" in line or not line.endswith(".patch"):
                 raise HarnessError(f"{series}:{n}: {line!r} is not a patch "
@@ -62,7 +77,7 @@ def read_series(pdir=None):
     if unlisted:
         raise HarnessError(f"patches not listed in {series}: "
                            + ", ".join(unlisted))
-    return [os.path.join(pdir, n) for n in names]
+    return included + [os.path.join(pdir, n) for n in names]
 
 
 def git_identity():

@@ -65,6 +65,19 @@
 #define MAX_SITES	400
 #define MAX_LEAK_KB	(16 * 1024)
 
+#define FMT_SPLICER \
+	"  splicer %d: %lu read, %lu tee, %lu to a file, %lu to /dev/null, %lu closed unread\n"
+#define FMT_VMSPLICE \
+	"vmsplice, %s: %lu calls (%lu failed: holes), %lu MiB spliced; %lu remaps (%lu after a hole), %lu DONTNEED, %lu fork()s, %lu refills\n"
+#define FMT_URING \
+	"io_uring, %s: %lu registrations (%lu refused: holes), %lu WRITE_FIXED, %lu READ_FIXED; %lu remaps (%lu after a hole), %lu DONTNEED, %lu fork()s\n"
+#define FMT_PROCMEM \
+	"procmem: %lu reads, %lu writes (%lu failed: holes); ptrace: %lu stops, %lu PEEKDATA, %lu POKEDATA (%lu failed)\n"
+#define FMT_NO_FAULT_INJECTION \
+	"fault injection: no /proc/thread-self/fail-nth or failslab/fail_page_alloc in debugfs (CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC; root)\n"
+#define FMT_FAULT_CASE \
+	"%s: %lu calls, %lu with a failure injected, %lu failed; %lu sites on the longest path\n"
+
 static size_t pagesize, thpsize, hugetlbsize;
 static bool have_counters, have_process_vm;
 static int stress_seconds = 5;
@@ -134,7 +147,8 @@ static bool region_map(struct region *r, enum mem_kind kind, size_t len)
 	if (kind == MEM_HUGETLB) {
 		if (!hugetlbsize)
 			return false;
-		r->len = len = (len + hugetlbsize - 1) & ~(hugetlbsize - 1);
+		len = (len + hugetlbsize - 1) & ~(hugetlbsize - 1);
+		r->len = len;
 		flags |= MAP_HUGETLB;
 	}
 	if (kind == MEM_SHMEM) {
@@ -521,14 +535,13 @@ static void stress_vmsplice(enum mem_kind kind)
 		calls += s[i].calls;
 		bytes += s[i].bytes;
 		failed += s[i].failed;
-		ksft_print_msg("  splicer %d: %lu read, %lu tee, %lu to a file, %lu to /dev/null, %lu closed unread\n",
-			       i, s[i].reads, s[i].tees, s[i].to_file,
-			       s[i].to_null, s[i].closed);
+		ksft_print_msg(FMT_SPLICER, i, s[i].reads, s[i].tees,
+			       s[i].to_file, s[i].to_null, s[i].closed);
 	}
 	pthread_barrier_destroy(&ready);
-	ksft_print_msg("vmsplice, %s: %lu calls (%lu failed: holes), %lu MiB spliced; %lu remaps (%lu after a hole), %lu DONTNEED, %lu fork()s, %lu refills\n",
-		       mem_name[kind], calls, failed, bytes >> 20, m.remaps,
-		       m.holes, m.dontneeds, m.forks, m.fills);
+	ksft_print_msg(FMT_VMSPLICE, mem_name[kind], calls, failed,
+		       bytes >> 20, m.remaps, m.holes, m.dontneeds, m.forks,
+		       m.fills);
 	check(&c, calls > failed, "no vmsplice() succeeded");
 	region_unmap(&r);
 	held = have_counters ? pins_held_since(&from) : 0;
@@ -695,9 +708,8 @@ static void stress_uring(enum mem_kind kind)
 		reads += u[i].reads;
 	}
 	pthread_barrier_destroy(&ready);
-	ksft_print_msg("io_uring, %s: %lu registrations (%lu refused: holes), %lu WRITE_FIXED, %lu READ_FIXED; %lu remaps (%lu after a hole), %lu DONTNEED, %lu fork()s\n",
-		       mem_name[kind], registered, refused, writes, reads,
-		       m.remaps, m.holes, m.dontneeds, m.forks);
+	ksft_print_msg(FMT_URING, mem_name[kind], registered, refused, writes,
+		       reads, m.remaps, m.holes, m.dontneeds, m.forks);
 	check(&c, registered > 0, "no registration succeeded");
 	region_unmap(&r);
 	held = have_counters ? pins_held_since(&from) : 0;
@@ -758,16 +770,18 @@ static void *target_churn_fn(void *arg)
 		case 0:
 			madvise(r->addr + off, len, MADV_DONTNEED);
 			break;
-		case 1:
-			munmap(r->addr + off, len);
-			usleep(20);
-			/* fall through */
-		case 2:
+		case 1:		/* a hole for a moment, then mapped again */
+		case 2:		/* mapped again at once */
+			if (rnd(&m->seed) & 1) {
+				munmap(r->addr + off, len);
+				usleep(20);
+			}
 			if (mmap(r->addr + off, len, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
 				 0) != r->addr + off)
 				_exit(3);
-			/* fall through */
+			region_fill(r, off, len);
+			break;
 		default:
 			region_fill(r, off, len);
 			break;
@@ -1061,9 +1075,8 @@ static void stress_procmem(void)
 	check(&c, mem.c.ok, "%s", mem.c.why);
 	check(&c, pt.c.ok, "%s", pt.c.why);
 	target_finish(&c, &t);
-	ksft_print_msg("procmem: %lu reads, %lu writes (%lu failed: holes); ptrace: %lu stops, %lu PEEKDATA, %lu POKEDATA (%lu failed)\n",
-		       mem.reads, mem.writes, mem.failed, pt.stops, pt.peeks,
-		       pt.pokes, pt.failed);
+	ksft_print_msg(FMT_PROCMEM, mem.reads, mem.writes, mem.failed,
+		       pt.stops, pt.peeks, pt.pokes, pt.failed);
 	check(&c, mem.reads + mem.writes > mem.failed &&
 	      pt.peeks + pt.pokes > pt.failed, "no remote access succeeded");
 	held = have_counters ? pins_held_since(&from) : 0;
@@ -1288,8 +1301,10 @@ static bool fault_uring_write(struct fault_ctx *f)
 #endif
 
 /* /proc/pid/mem, process_vm_*v and ptrace into a quiet target */
-enum { REMOTE_MEM_WRITE, REMOTE_MEM_READ, REMOTE_VM_WRITE, REMOTE_VM_READ,
-       REMOTE_POKE, REMOTE_PEEK };
+enum {
+	REMOTE_MEM_WRITE, REMOTE_MEM_READ, REMOTE_VM_WRITE, REMOTE_VM_READ,
+	REMOTE_POKE, REMOTE_PEEK
+};
 
 static bool fault_remote(struct fault_ctx *f, int how)
 {
@@ -1525,9 +1540,8 @@ out:
 		ksft_test_result_skip("%s (ENOSYS)\n", name);
 		return;
 	}
-	ksft_print_msg("%s: %lu calls, %lu with a failure injected, %lu failed; %lu sites on the longest path\n",
-		       fc->name, f.calls, f.injected, f.failed,
-		       sites ? sites - 1 : 0);
+	ksft_print_msg(FMT_FAULT_CASE, fc->name, f.calls, f.injected,
+		       f.failed, sites ? sites - 1 : 0);
 	check(&f.c, f.injected > 0, "no failure was ever injected");
 	check_report(&f.c, name);
 }
@@ -1545,7 +1559,7 @@ static void fault_run_all(void)
 			ksft_exit_fail_msg("fault injection setup: %s\n",
 					   strerror(errno));
 		ksft_set_plan(1);
-		ksft_test_result_skip("fault injection: no /proc/thread-self/fail-nth or failslab/fail_page_alloc in debugfs (CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC; root)\n");
+		ksft_test_result_skip(FMT_NO_FAULT_INJECTION);
 		return;
 	}
 	ksft_set_plan(ARRAY_SIZE(fault_cases) + 1);

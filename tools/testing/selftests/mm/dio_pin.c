@@ -63,33 +63,13 @@
 #include <sys/wait.h>
 #include "../kselftest.h"
 #include "vm_util.h"
+#include "pin_check.h"
 
 static size_t pagesize, thpsize, hugetlbsize;
 static const char *dir;
 static bool fuse;
 
 /* ------------------------------------------------------------ results */
-
-struct check {
-	bool ok;
-	char why[240];
-};
-
-static bool __printf(3, 4)
-check(struct check *c, bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cond)
-		return true;
-	if (c->ok) {
-		va_start(ap, fmt);
-		vsnprintf(c->why, sizeof(c->why), fmt, ap);
-		va_end(ap);
-	}
-	c->ok = false;
-	return false;
-}
 
 static bool have_counters;
 

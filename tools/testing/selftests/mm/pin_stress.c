@@ -109,6 +109,44 @@ static unsigned int rnd(unsigned int *seed)
 	return *seed;
 }
 
+/* ----------------------------------------------------------------- pins */
+
+struct pins {
+	long acquired, released;
+};
+
+/* False (and zeroes) when the counters are missing or inexact (not root). */
+static inline bool pins_now(struct pins *p)
+{
+	if (read_pin_counters(&p->acquired, &p->released) == 1)
+		return true;
+	p->acquired = 0;
+	p->released = 0;
+	return false;
+}
+
+/*
+ * Pins taken since @from and not released yet.  Deferred work (a pipe
+ * buffer released from a workqueue, io_uring's ring teardown) gets up to
+ * two seconds to finish before the count is taken.
+ */
+static inline long pins_held_since(const struct pins *from)
+{
+	struct pins now;
+	long held = 0;
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		pins_now(&now);
+		held = (now.acquired - from->acquired) -
+		       (now.released - from->released);
+		if (!held)
+			break;
+		usleep(20000);
+	}
+	return held;
+}
+
 /* --------------------------------------------------------------- memory */
 
 enum mem_kind { MEM_ANON, MEM_THP, MEM_SHMEM, MEM_HUGETLB, NR_MEM_KINDS };

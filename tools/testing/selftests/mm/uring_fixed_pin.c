@@ -42,6 +42,7 @@
 #include <sys/uio.h>
 #include "../kselftest.h"
 #include "vm_util.h"
+#include "pin_check.h"
 #include "local_config.h"
 #ifdef LOCAL_CONFIG_HAVE_LIBURING
 #include <liburing.h>
@@ -53,34 +54,6 @@
 
 static size_t pagesize, hugetlbsize;
 static bool have_counters;
-
-struct check {
-	bool ok;
-	char why[240];
-};
-
-static bool __printf(3, 4)
-check(struct check *c, bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cond)
-		return true;
-	if (c->ok) {
-		va_start(ap, fmt);
-		vsnprintf(c->why, sizeof(c->why), fmt, ap);
-		va_end(ap);
-	}
-	c->ok = false;
-	return false;
-}
-
-static void report(const struct check *c, const char *name)
-{
-	if (!c->ok)
-		ksft_print_msg("%s: %s\n", name, c->why);
-	ksft_test_result(c->ok, "%s\n", name);
-}
 
 /* Pins held now: nr_foll_pin_acquired - nr_foll_pin_released. */
 static long pins_held(void)
@@ -268,14 +241,14 @@ static void test_mixed(const char *target, const char *dir, bool teardown)
 	buf = map_mixed(&c, &len);
 	if (!buf) {
 		close(fd);
-		report(&c, name);
+		check_report(&c, name);
 		return;
 	}
 	ret = io_uring_queue_init(4, &ring, 0);
 	if (!check(&c, ret == 0, "io_uring_queue_init: %s", strerror(-ret))) {
 		close(fd);
 		munmap(buf, len);
-		report(&c, name);
+		check_report(&c, name);
 		return;
 	}
 	held0 = pins_held();
@@ -306,7 +279,7 @@ out_ring:
 	pins_held_since(&c, held0, 0, "ring gone");
 	close(fd);
 	munmap(buf, len);
-	report(&c, name);
+	check_report(&c, name);
 }
 
 /*
@@ -354,7 +327,7 @@ out_map:
 	munmap(p, pagesize);
 out_fd:
 	close(fd);
-	report(&c, name);
+	check_report(&c, name);
 }
 
 /* -m DIR: a temporary one-page file in DIR */
@@ -395,7 +368,7 @@ static void test_hole(void)
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (!check(&c, p != MAP_FAILED, "mmap: %s", strerror(errno))) {
-		report(&c, name);
+		check_report(&c, name);
 		return;
 	}
 	memset(p, 1, len);
@@ -416,7 +389,7 @@ static void test_hole(void)
 	}
 out:
 	munmap(p, len);
-	report(&c, name);
+	check_report(&c, name);
 }
 
 int main(int argc, char **argv)

@@ -43,6 +43,7 @@
 #include <sys/wait.h>
 #include "../kselftest.h"
 #include "vm_util.h"
+#include "pin_check.h"
 
 #define NR_PAGES	16
 #define OFFLINE_SECONDS	20
@@ -78,43 +79,13 @@ static void pins_now(struct pins *p)
 	}
 }
 
-/* One test result; the first failure recorded explains it. */
-struct check {
-	bool ok;
-	char why[200];
-};
-
-static bool __printf(3, 4)
-check(struct check *c, bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cond)
-		return true;
-	if (c->ok) {
-		va_start(ap, fmt);
-		vsnprintf(c->why, sizeof(c->why), fmt, ap);
-		va_end(ap);
-	}
-	c->ok = false;
-	return false;
-}
-
-/* The reason goes on a line of its own: the test's name stays the same. */
-static void report(const struct check *c, const char *name)
-{
-	if (!c->ok)
-		ksft_print_msg("%s: %s\n", name, c->why);
-	ksft_test_result(c->ok, "%s\n", name);
-}
-
 static bool have_counters;
 
 /* A result on the pin counters: a skip where they cannot be read exactly. */
 static void report_pins(const struct check *c, const char *name)
 {
 	if (have_counters)
-		report(c, name);
+		check_report(c, name);
 	else
 		ksft_test_result_skip("%s\n", name);
 }
@@ -292,7 +263,7 @@ static void test_read(void)
 	pins_since(&pins, &start, NR_PAGES, "in the pipe");
 	read_matches(&data, fds[0], p, size, "pipe");
 	pins_since(&pins, &start, 0, "after read()");
-	report(&data, "read(): the data as spliced");
+	check_report(&data, "read(): the data as spliced");
 	report_pins(&pins, "read(): a pin per page, all released by the read");
 	close(fds[0]);
 	close(fds[1]);
@@ -336,7 +307,7 @@ static void test_iovecs(void)
 	pins_since(&pins, &start, frags, "in the pipe");
 	read_matches(&data, fds[0], want, total, "pipe");
 	pins_since(&pins, &start, 0, "after read()");
-	report(&data, "iovecs at odd offsets: the byte count and the data");
+	check_report(&data, "iovecs at odd offsets: the byte count and the data");
 	report_pins(&pins, "iovecs at odd offsets: a pin per page fragment, all released");
 	free(want);
 	close(fds[0]);
@@ -377,7 +348,7 @@ static void test_partial(void)
 	      "%ld pins taken for 4 pages", pins_acquired_since(&start));
 	read_matches(&data, fds[0], p, 4 * pagesize, "pipe");
 	pins_since(&pins, &start, 0, "after read()");
-	report(&data, "full pipe: a partial transfer, then EAGAIN");
+	check_report(&data, "full pipe: a partial transfer, then EAGAIN");
 	report_pins(&pins, "full pipe: only the pages that fit are pinned, all released");
 	close(fds[0]);
 	close(fds[1]);
@@ -429,7 +400,7 @@ static void test_tee(void)
 	pins_since(&pins, &start, NR_PAGES, "second pipe drained");
 	read_matches(&data, a[0], p, size, "first pipe");
 	pins_since(&pins, &start, 0, "both pipes drained");
-	report(&data, "tee(): the data in both pipes");
+	check_report(&data, "tee(): the data in both pipes");
 	report_pins(&pins, "tee(): a pin per copy, all released");
 	close(a[0]);
 	close(a[1]);
@@ -464,7 +435,7 @@ static void test_pipe_to_pipe(void)
 	read_matches(&data, b[0], p, part, "second pipe");
 	read_matches(&data, a[0], p + part, size - part, "first pipe");
 	pins_since(&pins, &start, 0, "both pipes drained");
-	report(&data, "splice() pipe to pipe, a buffer split: the data");
+	check_report(&data, "splice() pipe to pipe, a buffer split: the data");
 	report_pins(&pins,
 		    "splice() pipe to pipe, a buffer split: a pin for the split, all released");
 	close(a[0]);
@@ -537,7 +508,7 @@ static void test_file(bool gift)
 	check(&data, lseek(fd, 0, SEEK_SET) == 0, "lseek: %s",
 	      strerror(errno));
 	read_matches(&data, fd, want, size, "file");
-	report(&data, gift ?
+	check_report(&data, gift ?
 	       "SPLICE_F_GIFT, splice(SPLICE_F_MOVE) to a file: the data" :
 	       "splice() to a file: the data");
 	report_pins(&pins, gift ?
@@ -641,7 +612,7 @@ static void test_socket(bool tcp)
 	      rd.got == (ssize_t)size ? ", the data differs" : "");
 out:
 	free(rd.buf);
-	report(&data, tcp ? "splice() to a TCP socket: the data" :
+	check_report(&data, tcp ? "splice() to a TCP socket: the data" :
 	       "splice() to a unix socket: the data");
 	report_pins(&pins, tcp ? "splice() to a TCP socket: every pin released" :
 	       "splice() to a unix socket: every pin released");
@@ -669,7 +640,7 @@ static void test_untouched(void)
 		return setup_failed("untouched memory", 1);
 	splice_in(&data, fds[1], p, size, 0);
 	read_matches(&data, fds[0], zero, size, "pipe");
-	report(&data, "untouched memory: zeroes");
+	check_report(&data, "untouched memory: zeroes");
 	free(zero);
 	close(fds[0]);
 	close(fds[1]);
@@ -697,7 +668,7 @@ static void test_shared(void)
 	munmap(p, size);
 	read_matches(&data, fds[0], want, size, "pipe");
 	pins_since(&pins, &start, 0, "after read()");
-	report(&data, "shmem, unmapped before the read: the data");
+	check_report(&data, "shmem, unmapped before the read: the data");
 	report_pins(&pins, "shmem: a pin per page, all released");
 	free(want);
 	close(fds[0]);
@@ -902,10 +873,10 @@ static void test_fork_races(bool hugetlb)
 		return;
 	}
 	race_child_into_parent(&into_parent, map, size, iterations);
-	report(&into_parent, hugetlb ? NAME_RACE_INTO_PARENT_HUGETLB :
+	check_report(&into_parent, hugetlb ? NAME_RACE_INTO_PARENT_HUGETLB :
 	       "fork() racing vmsplice(), anon: no leak from the child into the parent");
 	race_parent_into_child(&into_child, map, size, iterations);
-	report(&into_child, hugetlb ? NAME_RACE_INTO_CHILD_HUGETLB :
+	check_report(&into_child, hugetlb ? NAME_RACE_INTO_CHILD_HUGETLB :
 	       "vmsplice() in the child racing parent writes, anon: no leak into the child");
 }
 
@@ -1192,13 +1163,13 @@ static void test_offline(void)
 		check(&offline, !ret, "memory%ld offlined, but online_movable: %s",
 		      block, strerror(-ret));
 	}
-	report(&offline, NAME_OFFLINE);
+	check_report(&offline, NAME_OFFLINE);
 	/* the pipe keeps the pages after their owner is gone */
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 	child = 0;
 	read_matches(&data, fds[0], want, n * pagesize, "pipe");
-	report(&data, NAME_OFFLINE_DATA);
+	check_report(&data, NAME_OFFLINE_DATA);
 out_kill:
 	if (child > 0) {
 		kill(child, SIGKILL);

@@ -126,7 +126,8 @@ def _pins_note(info):
     if not info or info.get("pins") is None:
         return ""
     a, r = info["pins"]
-    return f"pins {a}/{r}"
+    secs = info.get("secs")
+    return f"pins {a}/{r}" + (f", {secs}s" if secs is not None else "")
 
 
 def run_guest_pipeline(summary, group, kind="patched"):

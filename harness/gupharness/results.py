@@ -234,7 +234,7 @@ def kunit_section(lines):
 
 SUITE_BEGIN = re.compile(r"^### suite-begin (\S+)")
 SUITE_END = re.compile(r"^### suite-end (\S+) rc=(-?\d+) pins=(-?\d+)/(-?\d+)"
-                       r"(?: taint=(\d+)/(\d+))?")
+                       r"(?: taint=(\d+)/(\d+))?(?: secs=(\d+))?")
 VMSTAT = re.compile(r"^### vmstat nr_foll_pin_acquired=(\d+) "
                     r"nr_foll_pin_released=(\d+)")
 
@@ -261,6 +261,8 @@ def split_testlog(text):
             s["pins"] = (int(m.group(3)), int(m.group(4)))
             if m.group(5) is not None:
                 s["taint"] = (int(m.group(5)), int(m.group(6)))
+            if m.group(7) is not None:
+                s["secs"] = int(m.group(7))
             current = None
             continue
         m = VMSTAT.match(line)

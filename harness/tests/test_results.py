@@ -205,7 +205,7 @@ TAP version 13\r
 # ok 1 a\r
 ok 1 cow\r
 1..1\r
-### suite-end cow rc=0 pins=10/10 taint=0/0\r
+### suite-end cow rc=0 pins=10/10 taint=0/0 secs=12\r
 ### suite-begin leaky\r
 TAP version 13\r
 ok 1 x\r
@@ -234,6 +234,11 @@ class TestLogTest(unittest.TestCase):
     def test_clean_suite(self):
         c = results.evaluate_suite("cow", self.suites["cow"])
         self.assertEqual((c.passed, c.failed), (1, 0))
+
+    def test_suite_duration(self):
+        # the guest's uptime at suite-begin and -end; older logs lack it
+        self.assertEqual(self.suites["cow"]["secs"], 12)
+        self.assertNotIn("secs", self.suites["leaky"])
 
     def test_pin_leak_fails_the_suite(self):
         c = results.evaluate_suite("leaky", self.suites["leaky"])

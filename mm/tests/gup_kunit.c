@@ -540,7 +540,11 @@ static void gup_entry_get_and_pin(struct kunit *test)
 	 */
 	ret = pin_user_pages_fast(addr, GUP_KUNIT_PAGES,
 				  FOLL_WRITE | FOLL_LONGTERM, mapped);
-	KUNIT_ASSERT_EQ(test, ret, GUP_KUNIT_PAGES);
+	if (ret != GUP_KUNIT_PAGES) {	/* short: release what it pinned */
+		gup_kunit_release(GUP_PIN_USER_PAGES_FAST, mapped, ret);
+		KUNIT_FAIL(test, "pin_user_pages_fast() returned %ld", ret);
+		return;
+	}
 	/*
 	 * Trade the pins for one reference per page, held to the end: it
 	 * keeps compaction from migrating the pages under the test.
@@ -1068,8 +1072,11 @@ static void gup_vma_lock_and_fallback(struct kunit *test)
 							 GUP_KUNIT_PAGES,
 							 FOLL_WRITE, pages,
 							 &gv);
-			KUNIT_ASSERT_EQ_MSG(test, ret, 0, "pass %u pin %u",
-					    pass, pin);
+			if (ret) {	/* nothing taken: all or nothing */
+				KUNIT_FAIL(test, "pass %u pin %u: %d", pass,
+					   pin, ret);
+				goto out;
+			}
 			gup_kunit_expect_gv(test, &gv, want, addr, pages,
 					    mapped, before, GUP_KUNIT_PAGES,
 					    pin);
@@ -1095,6 +1102,7 @@ static void gup_vma_lock_and_fallback(struct kunit *test)
 			KUNIT_EXPECT_EQ(test, gup_kunit_trylock_calls, 2);
 		}
 	}
+out:
 	gup_kunit_put_mapped(mapped, GUP_KUNIT_PAGES);
 }
 
@@ -1196,7 +1204,11 @@ static void gup_vma_boundary(struct kunit *test)
 					    MAP_ANONYMOUS | MAP_FIXED, 0), ro);
 	KUNIT_ASSERT_EQ(test, vm_munmap(hole, PAGE_SIZE), 0);
 	got = get_user_pages_fast(addr, 2, FOLL_WRITE, mapped);
-	KUNIT_ASSERT_EQ(test, got, 2);
+	if (got != 2) {
+		gup_kunit_release(GUP_GET_USER_PAGES_FAST, mapped, got);
+		KUNIT_FAIL(test, "get_user_pages_fast() returned %ld", got);
+		return;
+	}
 	got = get_user_pages_fast(last, 1, FOLL_WRITE, &mapped[2]);
 	if (got != 1) {
 		gup_kunit_put_mapped(mapped, 2);

@@ -13,6 +13,8 @@
  *   dio_pin -F [-s]              our own FUSE server, over /dev/fuse;
  *                                -s: it reads requests and writes replies
  *                                with splice() and vmsplice()
+ *   ... -t SECONDS               how long the truncation stress runs
+ *                                (default 2)
  *   ... -b SECONDS [-n ROUNDS] [-L LABEL]
  *                                instead of the tests, a benchmark: see
  *                                bench() below
@@ -28,7 +30,10 @@
  *
  * Then the failures: a file truncated underneath (a short read), a buffer
  * with a hole (EFAULT or a short transfer, never a leak), a failed
- * extraction repeated (no memory leaked), and the server gone: with -F
+ * extraction repeated (no memory leaked), every fault-injection site of a
+ * write and a read failing in turn (fail-nth; a proper errno or the right
+ * data, no pin left), O_DIRECT readers and writers while another thread
+ * truncates the file (-t seconds), and the server gone: with -F
  * killed while a read waits for it, with -g stopped by STOP before a read
  * and a write on the soft mount; they fail, and the pins go.
  *
@@ -617,6 +622,397 @@ out_fd:
 	close(fd);
 out:
 	buf_unmap(&b);
+	report(&c, name);
+}
+
+/* ---------------------------------------------------- fault injection */
+
+#define FAULT_MAX_SITES	400
+#define FAULTS_NAME \
+	"fault injection: O_DIRECT write and read, each fault-injection site failing in turn: proper errno or correct data, no pin left"
+#define FMT_FAULTS \
+	"fault injection: %lu calls, %lu with a failure injected, %lu failed (%s), %lu short; %u sites on the longest path\n"
+#define FMT_TRUNC_WORKER \
+	"truncation stress, %s buffer: %lu writes, %lu reads (%lu short), %lu MiB\n"
+#define FMT_TRUNC_BYTE \
+	"byte %zu of a read at %zu is 0x%02x: neither 0 nor the pattern 0x%02x"
+#define FAULT_LEN	(65536 + 13)
+#define FAULT_FOFF	515
+#define FAULT_BOFF	100
+
+/*
+ * An injected failure may fail the call with ENOMEM (an allocation), EFAULT
+ * (GUP could not fault a page in: VM_FAULT_OOM becomes -ENOMEM, but a
+ * failed fault of some kinds is VM_FAULT_SIGBUS) or EIO (NFS: a request
+ * that could not be sent), or make it short.  And EACCES on an NFS write:
+ * nfs_file_write() first asks nfs_key_timeout_notify() whether the open
+ * context's credential is about to expire, and a credential lookup that
+ * fails to allocate counts as expired (nfs_ctx_key_to_expire()); that is
+ * before any page is looked at.
+ */
+static const int dio_fault_errnos[] = { ENOMEM, EFAULT, EIO, 0 };
+
+struct dio_fault {
+	struct check c;
+	unsigned long calls, injected, failed, shorts;
+	uint64_t errs;
+	unsigned int sites;
+};
+
+/*
+ * The outcome of one armed call of @len bytes that returned @n (errno @err):
+ * false if it is not acceptable.
+ */
+static bool dio_fault_outcome(struct dio_fault *f, const char *what,
+			      unsigned int nth, bool fired, ssize_t n,
+			      int err, size_t len, bool eacces_ok)
+{
+	const int *e;
+
+	f->calls++;
+	f->injected += fired;
+	if (n == (ssize_t)len)
+		return true;
+	if (n >= 0) {
+		f->shorts++;
+		return check(&f->c, fired,
+			     "%s: %zd of %zu bytes with no failure injected",
+			     what, n, len);
+	}
+	f->failed++;
+	if (err > 0 && err < 64)
+		f->errs |= 1ULL << err;
+	if (!check(&f->c, fired, "%s failed (%s) with no failure injected",
+		   what, strerror(err)))
+		return false;
+	if (err == EACCES && eacces_ok)
+		return true;
+	for (e = dio_fault_errnos; *e; e++)
+		if (err == *e)
+			return true;
+	return check(&f->c, false, "%s with site %u failing: unexpected %s",
+		     what, nth, strerror(err));
+}
+
+/*
+ * Make the calling thread's @nth fault-injection site fail, then make the
+ * transfer: a write from @b (populated) or a read into @b (populated, or
+ * with its inner pages unpopulated if @fresh, so that GUP faults them in).
+ * Returns whether the failure was injected.
+ */
+static bool dio_fault_call(struct dio_fault *f, int fd, struct buf *b,
+			   struct buf *r, bool write, bool fresh,
+			   unsigned int nth)
+{
+	const size_t len = FAULT_LEN;
+	const int seed = (int)f->calls;
+	const char *what = write ? "O_DIRECT write" : "O_DIRECT read";
+	bool fired;
+	struct pins p0;
+	ssize_t n;
+	int err, got;
+
+	/* the reference content: written without injection for a read */
+	fill(b->p, len, FAULT_FOFF, seed);
+	if (!write &&
+	    !check(&f->c, pwrite_full(fd, b->p, len, FAULT_FOFF) ==
+		   (ssize_t)len, "write: %s", strerror(errno)))
+		return false;
+	if (!write) {
+		memset(b->map, GUARD, b->maplen);
+		if (fresh) {
+			char *first = (char *)(((uintptr_t)b->p + pagesize) &
+					       ~(pagesize - 1));
+			char *last = (char *)(((uintptr_t)b->p + len) &
+					      ~(pagesize - 1));
+
+			madvise(first, last - first, MADV_DONTNEED);
+		}
+	}
+	pins_now(&p0);
+	if (!check(&f->c, !fail_nth_arm(nth), "arming fail-nth: %s",
+		   strerror(errno)))
+		return false;
+	n = write ? pwrite(fd, b->p, len, FAULT_FOFF) :
+		    pread(fd, b->p, len, FAULT_FOFF);
+	err = errno;
+	got = fail_nth_fired();
+	fired = got == 1;
+	check(&f->c, got >= 0, "reading fail-nth: %s", strerror(errno));
+	if (!dio_fault_outcome(f, what, nth, fired, n, err, len,
+			       write && !fuse))
+		return false;
+	pins_balanced(&f->c, &p0, 0, what);
+	if (n <= 0)
+		return fired;
+	if (write) {
+		/* what was written, read back without injection */
+		memset(r->p, 0, n);
+		if (check(&f->c, pread(fd, r->p, n, FAULT_FOFF) == n,
+			  "read back: %s", strerror(errno)))
+			matches(&f->c, r->p, n, FAULT_FOFF, seed,
+				"written with a failure injected");
+	} else {
+		matches(&f->c, b->p, n, FAULT_FOFF, seed,
+			"read with a failure injected");
+		if (n == (ssize_t)len)
+			guards_intact(&f->c, b, len);
+	}
+	return fired;
+}
+
+/* The debugfs knobs go back to what they were, however the test ends. */
+static void fault_restore_on_signal(int sig)
+{
+	fault_inject_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * O_DIRECT under fault injection: an unaligned write of 64 KiB + 13 bytes
+ * from an anon and from a THP buffer, and a read of it into a populated and
+ * into an unpopulated buffer, once for each fault-injection site on the
+ * calling thread's path, that site failing (fail-nth: only the test's own
+ * system call fails its allocations, the page array of the extraction, the
+ * pages and page tables GUP faults in, the NFS or FUSE requests; nfsd,
+ * rpciod and our FUSE server run without failures).  Each call transfers
+ * everything with the right data, or is short with the right data, or
+ * fails with a proper errno, and leaves no pin behind.
+ */
+static void test_faults(void)
+{
+	const char *name = FAULTS_NAME;
+	static const enum buf_kind kinds[] = { ANON, THP };
+	struct dio_fault f = { .c = { .ok = true } };
+	char errs[64] = "no errno";
+	unsigned int k, mode, nth;
+	struct buf b, r;
+	size_t elen = 0;
+	int fd, e, ret;
+
+	atexit(fault_inject_restore);
+	signal(SIGTERM, fault_restore_on_signal);
+	signal(SIGINT, fault_restore_on_signal);
+	ret = fault_inject_setup();
+	if (ret < 0) {
+		ksft_test_result_fail("%s (fault injection setup: %s)\n", name,
+				      strerror(errno));
+		return;
+	}
+	if (!ret) {
+		ksft_test_result_skip("%s (%s)\n", name,
+				      "no fail-nth, failslab or fail_page_alloc");
+		return;
+	}
+	fd = open(path("dfault"), O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0644);
+	if (!check(&f.c, fd >= 0, "open: %s", strerror(errno)))
+		goto out;
+	for (k = 0; k < ARRAY_SIZE(kinds) && f.c.ok; k++) {
+		bool unavailable = false;
+
+		if (kinds[k] == THP && !thpsize)
+			continue;
+		if (!buf_map_kind(&b, kinds[k], FAULT_LEN, FAULT_BOFF, &f.c,
+				  &unavailable) ||
+		    !buf_map(&r, ANON, FAULT_LEN, 0, &f.c)) {
+			buf_unmap(&b);
+			if (unavailable) {	/* no THP: the anon case ran */
+				f.c = (struct check){ .ok = true };
+				continue;
+			}
+			break;
+		}
+		/* a write; a read into populated, then unpopulated pages */
+		for (mode = 0; mode < 3 && f.c.ok; mode++) {
+			for (nth = 1; f.c.ok; nth++) {
+				if (!check(&f.c, nth <= FAULT_MAX_SITES,
+					   "more than %d fault-injection sites",
+					   FAULT_MAX_SITES))
+					break;
+				if (!dio_fault_call(&f, fd, &b, &r, mode == 0,
+						    mode == 2, nth))
+					break;
+			}
+			if (nth > f.sites)
+				f.sites = nth;
+		}
+		buf_unmap(&b);
+		buf_unmap(&r);
+	}
+	close(fd);
+	unlink(path("dfault"));
+out:
+	fault_inject_restore();
+	for (e = 1; e < 64; e++)
+		if (f.errs & (1ULL << e))
+			elen += snprintf(errs + elen, sizeof(errs) - elen,
+					 "%s%s", elen ? " " : "",
+					 strerrorname_np(e));
+	ksft_print_msg(FMT_FAULTS, f.calls, f.injected, f.failed, errs, f.shorts,
+		       f.sites ? f.sites - 1 : 0);
+	check(&f.c, f.injected > 0, "no failure was ever injected");
+	report(&f.c, name);
+}
+
+/* ------------------------------------------------- truncation stress */
+
+#define TRUNC_FILE	(1024 * 1024)	/* the file's largest size */
+#define TRUNC_IO	(256 * 1024)	/* the largest transfer */
+#define TRUNC_SEED	9
+#define NR_TRUNC_IO	2
+
+static int trunc_seconds = 2;
+static bool trunc_stop;
+
+struct trunc_worker {
+	int fd;
+	enum buf_kind kind;
+	unsigned int seed;
+	unsigned long writes, reads, short_reads, bytes;
+	struct check c;
+};
+
+static unsigned int trunc_rnd(unsigned int *seed)
+{
+	*seed ^= *seed << 13;
+	*seed ^= *seed >> 17;
+	*seed ^= *seed << 5;
+	return *seed;
+}
+
+/*
+ * O_DIRECT writes of the file's pattern and reads, at random offsets and
+ * lengths, from and into a buffer of its own.  The file only ever holds the
+ * pattern of each position or zeroes (a hole left by a truncation and an
+ * extension): every byte read must be one of the two.
+ */
+static void *trunc_io_fn(void *arg)
+{
+	struct trunc_worker *w = arg;
+	bool unavailable = false;
+	struct buf b;
+
+	if (!buf_map_kind(&b, w->kind, TRUNC_IO, 0, &w->c, &unavailable)) {
+		if (!unavailable)
+			goto out;
+		/* no THP to be had: an anon buffer instead */
+		buf_unmap(&b);
+		w->kind = ANON;
+		w->c = (struct check){ .ok = true };
+		if (!buf_map(&b, ANON, TRUNC_IO, 0, &w->c))
+			goto out;
+	}
+	while (!__atomic_load_n(&trunc_stop, __ATOMIC_RELAXED) && w->c.ok) {
+		size_t len = 1 + trunc_rnd(&w->seed) % TRUNC_IO;
+		size_t foff = trunc_rnd(&w->seed) % (TRUNC_FILE - len + 1);
+		ssize_t n;
+		size_t i;
+
+		if (trunc_rnd(&w->seed) & 1) {
+			fill(b.p, len, foff, TRUNC_SEED);
+			n = pwrite(w->fd, b.p, len, foff);
+			w->writes++;
+			if (!check(&w->c, n == (ssize_t)len,
+				   "O_DIRECT write of %zu bytes at %zu: %zd (%s)",
+				   len, foff, n, strerror(errno)))
+				break;
+			w->bytes += n;
+			continue;
+		}
+		memset(b.p, GUARD, len);
+		n = pread(w->fd, b.p, len, foff);
+		w->reads++;
+		if (!check(&w->c, n >= 0, "O_DIRECT read of %zu bytes at %zu: %s",
+			   len, foff, strerror(errno)))
+			break;
+		w->short_reads += n < (ssize_t)len;
+		w->bytes += n;
+		for (i = 0; i < (size_t)n; i++)
+			if (b.p[i] && b.p[i] != pattern(foff + i, TRUNC_SEED)) {
+				check(&w->c, false, FMT_TRUNC_BYTE, i, foff, b.p[i] & 0xff,
+				      pattern(foff + i, TRUNC_SEED) & 0xff);
+				break;
+			}
+		guards_intact(&w->c, &b, TRUNC_IO);
+	}
+	buf_unmap(&b);
+out:
+	__atomic_store_n(&trunc_stop, true, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/*
+ * O_DIRECT readers and writers (anon and THP buffers) on one file while
+ * this thread truncates it to random lengths, for -t seconds: every write
+ * completes, reads may be short (the end of the file moves), every byte
+ * read is the file's pattern or zero, the bytes around the buffer are left
+ * alone, and no pin is left when the threads are done.
+ */
+static void test_truncate_stress(void)
+{
+	const char *name =
+		"O_DIRECT reads and writes while the file is truncated: data intact, pins balanced";
+	struct trunc_worker w[NR_TRUNC_IO];
+	struct check c = { .ok = true };
+	pthread_t t[NR_TRUNC_IO];
+	unsigned long truncs = 0;
+	unsigned int seed = 77;
+	struct timespec end, now;
+	struct pins p0;
+	int fd, fd2, i, ret, started = 0;
+
+	fd = open(path("dtstress"), O_RDWR | O_CREAT | O_TRUNC | O_DIRECT,
+		  0644);
+	fd2 = open(path("dtstress"), O_RDWR);
+	if (!check(&c, fd >= 0 && fd2 >= 0, "open: %s", strerror(errno)))
+		goto out;
+	pins_now(&p0);
+	trunc_stop = false;
+	for (i = 0; i < NR_TRUNC_IO; i++) {
+		w[i] = (struct trunc_worker){
+			.fd = fd, .seed = 3 + 10 * i, .c = { .ok = true },
+			.kind = i == 1 && thpsize ? THP : ANON,
+		};
+		ret = pthread_create(&t[i], NULL, trunc_io_fn, &w[i]);
+		if (!check(&c, !ret, "pthread_create: %s", strerror(ret)))
+			break;
+		started++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += trunc_seconds;
+	while (c.ok && !__atomic_load_n(&trunc_stop, __ATOMIC_RELAXED)) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			break;
+		if (!check(&c, !ftruncate(fd2, trunc_rnd(&seed) % TRUNC_FILE),
+			   "ftruncate: %s", strerror(errno)))
+			break;
+		truncs++;
+		usleep(trunc_rnd(&seed) % 2000);
+	}
+	__atomic_store_n(&trunc_stop, true, __ATOMIC_RELAXED);
+	for (i = 0; i < started; i++) {
+		pthread_join(t[i], NULL);
+		check(&c, w[i].c.ok, "%s", w[i].c.why);
+		ksft_print_msg(FMT_TRUNC_WORKER, kind_name[w[i].kind],
+			       w[i].writes, w[i].reads, w[i].short_reads,
+			       w[i].bytes >> 20);
+		check(&c, w[i].writes && w[i].reads,
+		      "a %s worker made no write or no read",
+		      kind_name[w[i].kind]);
+	}
+	ksft_print_msg("truncation stress: %lu truncations in %d s\n", truncs,
+		       trunc_seconds);
+	pins_balanced(&c, &p0, 0, "the stress");
+	check(&c, truncs > 0, "no truncation");
+out:
+	if (fd >= 0)
+		close(fd);
+	if (fd2 >= 0)
+		close(fd2);
+	unlink(path("dtstress"));
 	report(&c, name);
 }
 
@@ -1438,7 +1834,7 @@ static const struct { size_t len, foff, boff; } shapes[] = {
 
 static int nr_tests(void)
 {
-	return NR_KINDS * ARRAY_SIZE(shapes) + 5 + (fuse ? 2 : 0) +
+	return NR_KINDS * ARRAY_SIZE(shapes) + 7 + (fuse ? 2 : 0) +
 	       (soft_dir ? 1 : 0);
 }
 
@@ -1454,6 +1850,8 @@ static void run_all(void)
 	test_hole(true);
 	test_hole(false);
 	test_failed_extraction();
+	test_faults();
+	test_truncate_stress();
 	test_fork_during_read();
 	if (fuse) {
 		test_server_buffers();
@@ -1463,6 +1861,8 @@ static void run_all(void)
 		unlink(path("dtrunc"));
 		unlink(path("dhole"));
 		unlink(path("dleak"));
+		unlink(path("dfault"));
+		unlink(path("dtstress"));
 		unlink(path("dfork"));
 	}
 	if (soft_dir)
@@ -1473,6 +1873,7 @@ static void bad_usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s -d DIR [-k STOP -r START] [-g DIR2] | -F [-s]\n"
+		"       ... [-t SECONDS]  (the truncation stress, default 2)\n"
 		"       ... -b SECONDS [-n ROUNDS] [-L LABEL]  (benchmark)\n",
 		argv0);
 	exit(KSFT_FAIL);
@@ -1486,7 +1887,7 @@ int main(int argc, char **argv)
 	int opt, rounds = 5;
 	struct pins p;
 
-	while ((opt = getopt(argc, argv, "b:d:Fg:k:L:n:r:s")) != -1) {
+	while ((opt = getopt(argc, argv, "b:d:Fg:k:L:n:r:st:")) != -1) {
 		switch (opt) {
 		case 'd':
 			dir = optarg;
@@ -1518,6 +1919,11 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			splice_mode = true;
+			break;
+		case 't':
+			trunc_seconds = atoi(optarg);
+			if (trunc_seconds < 1 || trunc_seconds > 3600)
+				bad_usage(argv[0]);
 			break;
 		default:
 			bad_usage(argv[0]);

@@ -504,13 +504,15 @@ int read_pin_counters(long *acquired, long *released)
  * armed through /proc/thread-self/fail-nth.  Writing N there makes the N-th
  * fault-injection site the thread passes through fail; reading it back gives
  * 0 once that happened.  Enumerating N = 1, 2, ... for one system call
- * fails each allocation on its path in turn, whatever the probability
- * settings are, and no other task sees a failure.
+ * fails each fault-injection site on its path in turn (the allocations, and
+ * with CONFIG_FAULT_INJECTION_USERCOPY the user copies), whatever the
+ * probability settings are, and no other task sees a failure.
  *
  * By default both facilities leave out sleeping allocations (GFP_KERNEL) and
  * page allocations from highmem or of order 0, which would hide most of the
  * paths; fault_inject_setup() turns that off, and the stack dump of every
- * injected failure, and fault_inject_restore() puts the settings back.
+ * injected failure, and fault_inject_restore() puts the settings back
+ * (and those an injected failure changes: times).
  */
 #define FAULT_DEBUGFS	"/sys/kernel/debug/"
 
@@ -521,11 +523,15 @@ static struct fault_knob {
 	bool changed;
 } fault_knobs[] = {
 	{ .path = FAULT_DEBUGFS "failslab/ignore-gfp-wait", .value = "N" },
+	{ .path = FAULT_DEBUGFS "failslab/cache-filter", .value = "N" },
 	{ .path = FAULT_DEBUGFS "failslab/verbose", .value = "0" },
 	{ .path = FAULT_DEBUGFS "fail_page_alloc/ignore-gfp-wait", .value = "N" },
 	{ .path = FAULT_DEBUGFS "fail_page_alloc/ignore-gfp-highmem", .value = "N" },
 	{ .path = FAULT_DEBUGFS "fail_page_alloc/min-order", .value = "0" },
 	{ .path = FAULT_DEBUGFS "fail_page_alloc/verbose", .value = "0" },
+	/* not changed here, but counted down by every injected failure */
+	{ .path = FAULT_DEBUGFS "failslab/times" },
+	{ .path = FAULT_DEBUGFS "fail_page_alloc/times" },
 };
 
 static int fault_knob_write(const char *path, const char *value)
@@ -540,9 +546,19 @@ static int fault_knob_write(const char *path, const char *value)
 	return ret == (ssize_t)strlen(value) ? 0 : -1;
 }
 
+static __thread int fail_nth_fd = -1;
+
+/*
+ * Async-signal-safe (open, write, close): for atexit() and SIGTERM too.
+ * The calling thread is disarmed first, so that its own open() cannot be
+ * the armed failure.
+ */
 void fault_inject_restore(void)
 {
 	size_t i;
+
+	if (fail_nth_fd >= 0 && pwrite(fail_nth_fd, "0", 1, 0) != 1)
+		fail_nth_fd = -1;
 
 	for (i = 0; i < ARRAY_SIZE(fault_knobs); i++) {
 		if (!fault_knobs[i].changed)
@@ -555,8 +571,8 @@ void fault_inject_restore(void)
 /*
  * Returns 1 when fail-nth works for this thread with the settings above,
  * 0 when the kernel lacks it (no CONFIG_FAULT_INJECTION_DEBUG_FS,
- * CONFIG_FAILSLAB or CONFIG_FAIL_PAGE_ALLOC, debugfs not mounted, not root):
- * skip then; -1 on an unexpected error.
+ * CONFIG_FAILSLAB or CONFIG_FAIL_PAGE_ALLOC, debugfs not mounted or locked
+ * down, not root): skip then; -1 (errno set) on an unexpected error.
  */
 int fault_inject_setup(void)
 {
@@ -571,30 +587,41 @@ int fault_inject_setup(void)
 
 		fd = open(k->path, O_RDONLY);
 		if (fd < 0) {
+			int err = errno;
+
 			fault_inject_restore();
-			return errno == ENOENT || errno == EACCES ? 0 : -1;
+			errno = err;
+			/* EPERM: debugfs under lockdown */
+			return err == ENOENT || err == EACCES || err == EPERM ?
+			       0 : -1;
 		}
 		len = read(fd, k->saved, sizeof(k->saved) - 1);
 		close(fd);
 		if (len <= 0) {
+			int err = len ? errno : EIO;
+
 			fault_inject_restore();
+			errno = err;
 			return -1;
 		}
 		k->saved[len] = '\0';
 		k->saved[strcspn(k->saved, "\n")] = '\0';
-		if (fault_knob_write(k->path, k->value)) {
+		if (k->value && fault_knob_write(k->path, k->value)) {
+			int err = errno;
+
 			fault_inject_restore();
-			return -1;
+			errno = err;
+			return err == EPERM ? 0 : -1;
 		}
 		k->changed = true;
 	}
 	return 1;
 }
 
-static __thread int fail_nth_fd = -1;
-
 /*
  * Make the n-th fault-injection site this thread reaches from now on fail.
+ * The file is the thread's own: after fork(), the child must not use it
+ * (it would arm the parent's thread).
  * The file stays open, so that nothing between this and the system call
  * under test allocates.
  */
@@ -604,7 +631,8 @@ int fail_nth_arm(unsigned int n)
 	int len;
 
 	if (fail_nth_fd < 0) {
-		fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR);
+		fail_nth_fd = open("/proc/thread-self/fail-nth",
+				   O_RDWR | O_CLOEXEC);
 		if (fail_nth_fd < 0)
 			return -1;
 	}
@@ -624,10 +652,16 @@ int fail_nth_fired(void)
 	if (fail_nth_fd < 0)
 		return -1;
 	len = pread(fail_nth_fd, num, sizeof(num) - 1, 0);
-	if (len <= 0)
+	/*
+	 * With CONFIG_FAULT_INJECTION_USERCOPY, the read's own copy to user
+	 * space is a site: EFAULT there means the call under test passed
+	 * fewer sites than armed, and that the read used up (and disarmed) the
+	 * rest.  Disarmed in any case.
+	 */
+	if (len < 0 && errno == EFAULT)
+		return pwrite(fail_nth_fd, "0", 1, 0) == 1 ? 0 : -1;
+	if (pwrite(fail_nth_fd, "0", 1, 0) != 1 || len <= 0)
 		return -1;
 	num[len] = '\0';
-	if (pwrite(fail_nth_fd, "0", 1, 0) != 1)
-		return -1;
 	return atoi(num) == 0;
 }

@@ -15,6 +15,9 @@
  *                                with splice() and vmsplice()
  *   ... -t SECONDS               how long the truncation stress runs
  *                                (default 2)
+ *   ... -f                       run the fault-injection case too (it
+ *                                changes fault injection's debugfs
+ *                                settings while it runs)
  *   ... -b SECONDS [-n ROUNDS] [-L LABEL]
  *                                instead of the tests, a benchmark: see
  *                                bench() below
@@ -73,6 +76,7 @@
 static size_t pagesize, thpsize, hugetlbsize;
 static const char *dir;
 static bool fuse;
+static bool fault_injection;	/* -f */
 
 /* ------------------------------------------------------------ results */
 
@@ -545,20 +549,6 @@ static long mount_rsize(const char *dir)
 	return rsize > 0 ? rsize : 1 << 20;
 }
 
-/* A generic KASAN kernel keeps freed objects in quarantine for a while. */
-static bool kasan_kernel(void)
-{
-	char line[256];
-	bool found = false;
-	FILE *f = fopen("/proc/kallsyms", "r");
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = !!strstr(line, " kasan_report");
-	if (f)
-		fclose(f);
-	return found;
-}
-
 #define LEAK_LIMIT_KB	2048
 
 /*
@@ -791,6 +781,11 @@ static void test_faults(void)
 	size_t elen = 0;
 	int fd, e, ret;
 
+	if (!fault_injection) {
+		ksft_test_result_skip("%s (%s)\n", name,
+				      "-f not given: it changes fault injection's debugfs settings");
+		return;
+	}
 	atexit(fault_inject_restore);
 	signal(SIGTERM, fault_restore_on_signal);
 	signal(SIGINT, fault_restore_on_signal);
@@ -1874,6 +1869,7 @@ static void bad_usage(const char *argv0)
 	fprintf(stderr,
 		"usage: %s -d DIR [-k STOP -r START] [-g DIR2] | -F [-s]\n"
 		"       ... [-t SECONDS]  (the truncation stress, default 2)\n"
+		"       ... -f            (the fault-injection case)\n"
 		"       ... -b SECONDS [-n ROUNDS] [-L LABEL]  (benchmark)\n",
 		argv0);
 	exit(KSFT_FAIL);
@@ -1887,13 +1883,16 @@ int main(int argc, char **argv)
 	int opt, rounds = 5;
 	struct pins p;
 
-	while ((opt = getopt(argc, argv, "b:d:Fg:k:L:n:r:st:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:d:fFg:k:L:n:r:st:")) != -1) {
 		switch (opt) {
 		case 'd':
 			dir = optarg;
 			break;
 		case 'F':
 			fuse = true;
+			break;
+		case 'f':
+			fault_injection = true;
 			break;
 		case 'k':
 			stop_cmd = optarg;

@@ -500,6 +500,23 @@ int read_pin_counters(long *acquired, long *released)
 }
 
 /*
+ * A KASAN kernel: it keeps freed objects in quarantine for a while, so a
+ * test cannot expect freed memory back at once.
+ */
+bool kasan_kernel(void)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = !!strstr(line, " kasan_report");
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
  * Fault injection aimed at one thread: failslab and fail_page_alloc,
  * armed through /proc/thread-self/fail-nth.  Writing N there makes the N-th
  * fault-injection site the thread passes through fail; reading it back gives

@@ -65,6 +65,7 @@ bool softdirty_supported(void);
 #define PAGEMAP_PFN(ent)	((ent) & ((1ull << 55) - 1))
 
 int read_pin_counters(long *acquired, long *released);
+bool kasan_kernel(void);
 int fault_inject_setup(void);
 void fault_inject_restore(void);
 int fail_nth_arm(unsigned int n);

@@ -751,14 +751,6 @@ static bool dio_fault_call(struct dio_fault *f, int fd, struct buf *b,
 	return fired;
 }
 
-/* The debugfs knobs go back to what they were, however the test ends. */
-static void fault_restore_on_signal(int sig)
-{
-	fault_inject_restore();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 /*
  * O_DIRECT under fault injection: an unaligned write of 64 KiB + 13 bytes
  * from an anon and from a THP buffer, and a read of it into a populated and
@@ -786,9 +778,6 @@ static void test_faults(void)
 				      "-f not given: it changes fault injection's debugfs settings");
 		return;
 	}
-	atexit(fault_inject_restore);
-	signal(SIGTERM, fault_restore_on_signal);
-	signal(SIGINT, fault_restore_on_signal);
 	ret = fault_inject_setup();
 	if (ret < 0) {
 		ksft_test_result_fail("%s (fault injection setup: %s)\n", name,

@@ -1892,14 +1892,6 @@ out:
 	check_report(&f.c, name);
 }
 
-/* The debugfs knobs go back to what they were, however the test ends. */
-static void fault_restore_on_signal(int sig)
-{
-	fault_inject_restore();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 /* How many times the huge zero page was allocated (/proc/vmstat). */
 static long huge_zero_allocs(void)
 {
@@ -1927,9 +1919,6 @@ static void fault_run_all(void)
 	size_t i;
 	int ret;
 
-	atexit(fault_inject_restore);
-	signal(SIGTERM, fault_restore_on_signal);
-	signal(SIGINT, fault_restore_on_signal);
 	ret = fault_inject_setup();
 	if (ret < 0)
 		ksft_exit_fail_msg("fault injection setup: %s\n",

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <dirent.h>
@@ -590,10 +592,27 @@ void fault_inject_restore(void)
  * 0 when the kernel lacks it (no CONFIG_FAULT_INJECTION_DEBUG_FS,
  * CONFIG_FAILSLAB or CONFIG_FAIL_PAGE_ALLOC, debugfs not mounted or locked
  * down, not root): skip then; -1 (errno set) on an unexpected error.
+ * The settings are put back at exit and on SIGTERM and SIGINT as well.
  */
+/* The debugfs settings go back to what they were, however the test ends. */
+static void fault_inject_restore_on_signal(int sig)
+{
+	fault_inject_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int fault_inject_setup(void)
 {
+	static bool registered;
 	size_t i;
+
+	if (!registered) {
+		atexit(fault_inject_restore);
+		signal(SIGTERM, fault_inject_restore_on_signal);
+		signal(SIGINT, fault_inject_restore_on_signal);
+		registered = true;
+	}
 
 	if (access("/proc/thread-self/fail-nth", W_OK))
 		return 0;

@@ -7,10 +7,10 @@ H = PYTHON=$(PYTHON) harness/gup
 
 # Settings, passed to the harness through the environment.
 export KIND KSRC PATCHES SUITES GROUP DEMOS ACCEL BOOT_TIMEOUT GUEST_TIMEOUT JOBS CACHE \
-	MEM SMP MOVABLECORE APPEND FORCE CONFIG_EXTRA BASE_VERSION V
+	MEM SMP MOVABLECORE APPEND FORCE CONFIG_EXTRA BASE_VERSION V MATRIX BENCH_ROUNDS
 
 .PHONY: all check tree export verify lint bisect shell bench base build debug regress \
-	base-run selftest demo-failures deps help clean
+	base-run selftest demo-failures deps help clean docs
 
 all: deps ## main job: base tree, apply the series, build, boot, run every suite, summary
 	@$(H) run
@@ -30,13 +30,16 @@ verify: deps ## series applies with git am; copies equal base + series; no stale
 lint: deps ## checkpatch --strict on each patch; new sparse (C=2) warnings vs base
 	@$(H) lint
 
-bisect: deps ## every prefix of the series builds (incremental builds)
+bisect: deps ## every prefix builds: x86 test/allnoconfig, !MMU arm, arm64 objects; W=1+sparse vs base
 	@$(H) bisect
 
 shell: deps ## boot the patched kernel to an interactive shell with the tests
 	@$(H) shell
 
-bench: deps ## gup_test fast-path benchmarks, base vs patched, medians and ratio
+docs: deps ## make htmldocs on the touched Documentation dirs + kernel-doc -Wall, base vs patched
+	@$(H) docs
+
+bench: deps ## every benchmark, base vs patched: medians, spread, ratio table + PNG chart
 	@$(H) bench
 
 base: deps ## fetch and cache the base tree only

@@ -4,8 +4,9 @@
 set -eu
 PKGS="build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils \
 ccache sparse qemu-system-x86 busybox-static liburing-dev git python3 perl \
-rsync file apt-utils gcc-aarch64-linux-gnu nfs-kernel-server rpcbind \
-nfs-common"
+rsync file apt-utils gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi \
+nfs-kernel-server rpcbind nfs-common gnuplot-nox python3-sphinx \
+python3-sphinx-rtd-theme python3-ply b4"
 missing=""
 for p in $PKGS "$@"; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |

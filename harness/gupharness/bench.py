@@ -7,11 +7,14 @@ the same run, on medians of many repeats, does."""
 
 import os
 import re
+import shutil
 import statistics
+import subprocess
 
 from . import base, guest, series
 from .results import Summary
-from .util import EXIT_OK, HarnessError, env, repo_root, say, stage
+from .util import (EXIT_OK, HarnessError, env, env_int, repo_root, say,
+                   stage)
 
 MODES = {"u": "GUP_FAST", "a": "PIN_FAST", "L": "PIN_LONGTERM"}
 PAGES = {"T": "4K", "t": "THP"}
@@ -231,6 +234,141 @@ def table(results):
     return "\n".join(lines)
 
 
+def quartiles(values):
+    """(q1, median, q3); with fewer than 4 values q1 = q3 = median."""
+    values = sorted(values)
+    med = statistics.median(values)
+    if len(values) < 4:
+        return med, med, med
+    q = statistics.quantiles(values, n=4)
+    return q[0], med, q[2]
+
+
+def speedup(base_vals, pat_vals, lower_is_better=False):
+    """(ratio, low, high): how much faster the patched kernel is (> 1:
+    faster), from the medians; low/high from the quartiles, the worst and
+    best pairing (base Q3 against patched Q1 and so on). None without
+    samples on either side."""
+    if not base_vals or not pat_vals:
+        return None
+    b1, bm, b3 = quartiles(base_vals)
+    p1, pm, p3 = quartiles(pat_vals)
+    if min(b1, bm, p1, pm) <= 0:
+        return None
+    if lower_is_better:
+        return bm / pm, b1 / p3, b3 / p1
+    return pm / bm, p1 / b3, p3 / b1
+
+
+def chart_rows(gup, procmem, vms, dio):
+    """[(group, label, ratio, low, high)] for every benchmark row that has
+    samples on both kernels, in the tables' order."""
+    rows = []
+    cfgs = sorted({c for r in gup.values() for c in r},
+                  key=lambda c: ("uaL".index(c[0]), c[1] == "t", int(c[2:])))
+    for cfg in cfgs:
+        m = re.match(r"([uaL])([Tt])(\d+)$", cfg)
+        label = (f"{MODES[m.group(1)]} "
+                 f"{PAGES[m.group(2)]} n={m.group(3)}") if m else cfg
+        r = speedup([g for g, _ in gup["base"].get(cfg, [])],
+                    [g for g, _ in gup["patched"].get(cfg, [])],
+                    lower_is_better=True)
+        if r:
+            rows.append(("gup_test", label) + r)
+    keys = sorted({k for r in procmem.values() for k in r},
+                  key=lambda k: (PROCMEM_MODES.index(k[0])
+                                 if k[0] in PROCMEM_MODES else 99, k[0], k[1]))
+    for key in keys:
+        r = speedup([v[0] for v in procmem["base"].get(key, [])],
+                    [v[0] for v in procmem["patched"].get(key, [])])
+        if r:
+            rows.append(("/proc/pid/mem", f"{key[0]} {key[1]}rd") + r)
+    keys = sorted({(k[0], k[1]) for r in vms.values() for k in r},
+                  key=lambda k: (SINKS.index(k[0]) if k[0] in SINKS else 9,
+                                 k[0], k[1]))
+    for sink, size in keys:
+        r = speedup(vms["base"].get((sink, size, "vmsplice"), []),
+                    vms["patched"].get((sink, size, "vmsplice"), []))
+        if r:
+            rows.append(("vmsplice", f"{sink} {_size(size)}") + r)
+    for key in sorted({k for r in dio.values() for k in r}):
+        r = speedup(dio["base"].get(key, []), dio["patched"].get(key, []))
+        if r:
+            fs, op, size = key
+            rows.append(("O_DIRECT", f"{fs} {op} {_size(size)}") + r)
+    return rows
+
+
+GROUPS = ("gup_test", "/proc/pid/mem", "vmsplice", "O_DIRECT")
+
+
+def chart_script(rows, datafile, png, title):
+    """The gnuplot script drawing `rows` (written to datafile as
+    index, ratio, low, high, group number, label) as one chart: one point
+    per benchmark row with its quartile range, a line at 1."""
+    lines = []
+    for i, (group, label, ratio, low, high) in enumerate(rows):
+        lines.append(f"{i} {ratio:.4f} {low:.4f} {high:.4f} "
+                     f"{GROUPS.index(group) if group in GROUPS else 9} "
+                     f'"{label}"')
+    data = "\n".join(lines) + "\n"
+    top = max([h for *_, h in rows] + [1.5])
+    plots = []
+    for n, group in enumerate(GROUPS):
+        if any(r[0] == group for r in rows):
+            plots.append(f'"{datafile}" using 1:($5=={n}?$2:1/0):3:4:'
+                         f'xticlabels(6) with yerrorbars pt 7 ps 0.8 '
+                         f'lw 1.5 title "{group}"')
+    script = f"""set terminal pngcairo noenhanced size 1600,700 font "sans,10"
+set output "{png}"
+set title "{title}"
+set ylabel "patched / base (> 1: patched faster); bars: quartile range"
+set xtics rotate by 60 right
+set grid ytics
+set key top left
+set xrange [-1:{len(rows)}]
+set yrange [0:{min(top * 1.05, 4):.2f}]
+set arrow from -1,1 to {len(rows)},1 nohead dt 2 lc rgb "black"
+plot {", ".join(plots)}
+"""
+    return data, script
+
+
+def draw_chart(rows, png, title):
+    """Write png with gnuplot; returns a one-line result for the log."""
+    if not rows:
+        return "no benchmark row has samples on both kernels: no chart"
+    if not shutil.which("gnuplot"):
+        raise HarnessError("gnuplot is not installed (harness/deps.sh "
+                           "installs gnuplot-nox)")
+    datafile = os.path.splitext(png)[0] + ".dat"
+    data, script = chart_script(rows, datafile, png, title)
+    with open(datafile, "w") as f:
+        f.write(data)
+    with open(os.path.splitext(png)[0] + ".gp", "w") as f:
+        f.write(script)
+    proc = subprocess.run(["gnuplot"], input=script, text=True,
+                          capture_output=True, check=False)
+    if proc.returncode != 0 or not os.path.isfile(png):
+        raise HarnessError("gnuplot failed:\n" + proc.stderr.strip())
+    return f"chart: {png} ({len(rows)} rows)"
+
+
+def abba(rounds):
+    """Boot order for `rounds` boots of each kernel: patched, base, base,
+    patched, patched, base..."""
+    order = []
+    for i in range(rounds):
+        order += ["patched", "base"] if i % 2 == 0 else ["base", "patched"]
+    return order
+
+
+def merge(into, samples):
+    """Pool one boot's samples into a kernel's {key: [values]}."""
+    for key, vals in samples.items():
+        into.setdefault(key, []).extend(vals)
+
+
 def cmd_bench():
     tree = base.get_tree()
     suites = [s for s in guest.read_suites() if "bench" in s.groups]
@@ -245,29 +383,44 @@ def cmd_bench():
     if not suites:
         raise HarnessError("no suite of group `bench` in harness/suites")
     head = series.applied(tree)
+    n_patches = len(series.read_series())
     # The patched kernel first: the base one runs its `=name` programs.
-    plan = [("patched", head, series.checkout_for_build(tree, "patched",
-                                                         head)),
-            ("base", tree.base_rev, tree.checkout)]
+    # BENCH_ROUNDS=n boots each kernel n times, in the order patched,
+    # base, base, patched, ... (ABBA), so that a machine getting slower or
+    # faster during the run weighs on both alike; samples are pooled.
+    rounds = env_int("BENCH_ROUNDS", 2)
+    if rounds < 1:
+        raise HarnessError(f"BENCH_ROUNDS={rounds}: must be 1 or more")
+    kernels = {"patched": (head, series.checkout_for_build(tree, "patched",
+                                                           head)),
+               "base": (tree.base_rev, tree.checkout)}
+    plan = abba(rounds)
+    say("    order: " + ", ".join(plan))
     summary = Summary()
     gup, procmem = {"base": {}, "patched": {}}, {"base": {}, "patched": {}}
     vms = {"base": {}, "patched": {}}
     dio = {"base": {}, "patched": {}}
     shared = None
     from .main import _kernel_and_initrd, evaluate, selftest_dir
-    for kind, rev, src in plan:
-        kernel, initrd = _kernel_and_initrd(tree, kind, rev, src, suites,
-                                            shared)
-        if kind == "patched":
-            shared = selftest_dir(kernel)
+    built = {}
+    for n, kind in enumerate(plan, 1):
+        rev, src = kernels[kind]
+        if kind not in built:
+            built[kind] = _kernel_and_initrd(tree, kind, rev, src, suites,
+                                             shared)
+            if kind == "patched":
+                shared = selftest_dir(built[kind][0])
+        kernel, initrd = built[kind]
+        label = kind if rounds == 1 else f"{kind}#{n}"
         g = guest.boot(kernel, initrd, suites,
-                       os.path.join(repo_root(), "out", f"bench-{kind}"),
-                       kind)
-        evaluate(g, suites, summary, label=kind)
-        gup[kind] = parse(g.tests_text())
-        procmem[kind] = parse_procmem(g.tests_text())
-        vms[kind] = parse_vmsplice(g.tests_text())
-        dio[kind] = parse_dio(g.tests_text())
+                       os.path.join(repo_root(), "out",
+                                    f"bench-{kind}-{n}"), label)
+        evaluate(g, suites, summary, label=label)
+        text = g.tests_text()
+        merge(gup[kind], parse(text))
+        merge(procmem[kind], parse_procmem(text))
+        merge(vms[kind], parse_vmsplice(text))
+        merge(dio[kind], parse_dio(text))
     stage("bench results")
     parts = []
     if any(gup.values()):
@@ -284,6 +437,11 @@ def cmd_bench():
         f.write(text + "\n")
     say(f"\n(table saved in out/bench.txt; base {tree.base_rev[:12]}, "
         f"patched {head[:12]})")
+    say(draw_chart(chart_rows(gup, procmem, vms, dio),
+                   os.path.join(repo_root(), "out", "bench.png"),
+                   f"make bench: {tree.label} base vs patched "
+                   f"({n_patches} patches), medians, "
+                   "2-vCPU TCG guest"))
     say("")
     say(summary.render())
     say("")

@@ -1,7 +1,7 @@
 """Command line of the harness; the Makefile calls `python3 -m gupharness CMD`.
 
 Commands: base tree export verify lint build run check shell bench bisect
-selftest. Settings come from the environment (the Makefile passes its
+docs selftest. Settings come from the environment (the Makefile passes its
 variables through): KSRC, PATCHES, SUITES, ACCEL, BOOT_TIMEOUT,
 GUEST_TIMEOUT, JOBS, CACHE, MEM, SMP, APPEND, V.
 """
@@ -14,8 +14,8 @@ import sys
 import time
 import unittest
 
-from . import (base, bench, contrast, guest, kbuild, lint, regress,
-               results, series)
+from . import (base, bench, contrast, docs, guest, kbuild, lint, matrix,
+               regress, results, series)
 from .results import Counts, Summary
 from .util import (EXIT_FAILED, EXIT_OK, HarnessError, TestFailure,
                    cache_dir, die, env, env_int, out, repo_root, say,
@@ -303,28 +303,40 @@ def cmd_debug():
 
 
 def cmd_bisect():
+    """Every prefix of the series builds in the matrix's configurations,
+    and adds no W=1 or sparse message over the base (matrix.py)."""
     tree = base.get_tree()
     patches = series.read_series()
     summary = Summary()
-    c = Counts()
     head = series.applied(tree)
     revs = out(["git", "-C", tree.repo, "rev-list", "--reverse",
                 f"{tree.base_rev}..{head}"]).split()
-    for i, rev in enumerate(revs, 1):
-        name = os.path.basename(patches[i - 1])
-        stage(f"bisect: {i}/{len(revs)} {name}")
-        wt = series.checkout_for_build(tree, "bisect", rev)
-        t0 = time.monotonic()
-        try:
-            kbuild.build_kernel(wt, "bisect", rev)
-            c.passed += 1
-            say(f"    builds ({time.monotonic() - t0:.0f}s)")
-        except HarnessError as e:
-            c.fail(f"{name} does not build: {str(e).splitlines()[0]}")
     if not revs:
         say("    the series is empty: nothing to bisect")
-    summary.add("bisect-build", c, f"{len(revs)} prefix(es)")
-    return finish(summary, "make bisect (every prefix builds)")
+    t0 = time.monotonic()
+    configs, builds, warn, secs = matrix.run_matrix(tree, patches, revs)
+    for cfg in configs:
+        summary.add(f"bisect-{cfg.name}", builds[cfg.name],
+                    f"{len(revs)} prefix(es), {secs[cfg.name]:.0f}s")
+    summary.add("bisect-w1-sparse", warn,
+                "W=1 + sparse vs base, per object and config; selftests")
+    say(f"    matrix: {time.monotonic() - t0:.0f}s for {len(revs)} "
+        f"prefix(es) x {len(configs)} configuration(s)")
+    return finish(summary, "make bisect (every prefix builds in the "
+                  "matrix, no new W=1/sparse message)")
+
+
+def cmd_docs():
+    """Sphinx and kernel-doc on what the series touches, base vs patched."""
+    tree = base.get_tree()
+    head = series.applied(tree)
+    patched_src = series.checkout_for_build(tree, "patched", head)
+    summary = Summary()
+    sp, kd = docs.check(tree, head, patched_src)
+    summary.add("kernel-doc", kd, "")
+    summary.add("htmldocs", sp, "")
+    return finish(summary, "make docs (htmldocs and kernel-doc, no new "
+                  "warning)")
 
 
 DEMOS = os.path.join(repo_root(), "harness", "failure-demos")
@@ -442,7 +454,8 @@ def main(argv):
         handlers = {"check": cmd_check, "run": cmd_run, "base-run":
                     cmd_run_base, "shell": cmd_shell, "build": cmd_build,
                     "debug": cmd_debug, "regress": cmd_regress,
-                    "bisect": cmd_bisect, "bench": bench.cmd_bench,
+                    "bisect": cmd_bisect, "docs": cmd_docs,
+                    "bench": bench.cmd_bench,
                     "demo-failures": cmd_demo_failures}
         if cmd not in handlers:
             raise HarnessError(f"unknown command {cmd!r}")

@@ -2,6 +2,7 @@
 developer work tree (make tree), export (make export) and verify (make
 verify)."""
 
+import email.utils
 import filecmp
 import os
 import re
@@ -287,6 +288,64 @@ def _cover_text(path):
     return subject, blurb
 
 
+# The section whose maintainers and list a GUP series is addressed To:;
+# everyone else get_maintainer.pl names goes on Cc:.
+TO_SECTION = "MEMORY MANAGEMENT - GUP (GET USER PAGES)"
+
+
+def maintainers(src, patch_files):
+    """(to, cc) for the series, from the scripts/get_maintainer.pl of the
+    tree at src (its MAINTAINERS as the series leaves it): To: the GUP
+    section's maintainers and list, Cc: the rest, in the script's order."""
+    script = os.path.join(src, "scripts", "get_maintainer.pl")
+    if not os.path.isfile(script) or not patch_files:
+        return [], []
+    proc = run(["perl", script, "--no-git", "--no-git-fallback", "--no-tree",
+                *patch_files], cwd=src, capture=True, check=False)
+    if proc.returncode != 0:
+        raise HarnessError("get_maintainer.pl failed:\n"
+                           + (proc.stdout or "")[-500:])
+    to, cc = [], []
+    for line in proc.stdout.splitlines():
+        m = re.match(r"^(.*?) \((.*)\)$", line.strip())
+        who, role = (m.group(1), m.group(2)) if m else (line.strip(), "")
+        if not who or "@" not in who:
+            continue
+        main = (f"maintainer:{TO_SECTION}" in role
+                or (role.startswith("open list:") and TO_SECTION in role))
+        (to if main else cc).append(who)
+    return to, cc
+
+
+def _address_header(name, addrs):
+    return f"{name}: " + ",\n    ".join(addrs) + "\n" if addrs else ""
+
+
+def cover_addresses(text):
+    """The To: and Cc: headers of a cover letter, as lists of (name,
+    address) pairs (a quoted name may hold a comma)."""
+    head = text.partition("\n\n")[0]
+    found = {"To": [], "Cc": []}
+    for m in re.finditer(r"^(To|Cc): (.*(?:\n[ \t][^\n]*)*)", head, re.M):
+        found[m.group(1)] = email.utils.getaddresses(
+            [m.group(2).replace("\n", " ")])
+    return found["To"], found["Cc"]
+
+
+def parsed(addrs):
+    """get_maintainer.pl's lines as (name, address) pairs."""
+    return email.utils.getaddresses(addrs)
+
+
+def set_cover_addresses(text, to, cc):
+    """text with its To:/Cc: headers replaced by these."""
+    head, sep, body = text.partition("\n\n")
+    head = re.sub(r"^(To|Cc): .*(?:\n[ \t][^\n]*)*\n?", "", head + "\n",
+                  flags=re.M).rstrip("\n")
+    head += "\n" + _address_header("To", to) + _address_header("Cc", cc)
+    return head.rstrip("\n") + sep + body
+
+
 def export(tree):
     src = tree_dir()
     if not os.path.isdir(os.path.join(src, ".git")):
@@ -312,6 +371,8 @@ def export(tree):
     os.makedirs(pdir, exist_ok=True)
     stage("export: git format-patch tree/ into patches/")
     subject, blurb = _cover_text(os.path.join(pdir, COVER))
+    old_cover = open(os.path.join(pdir, COVER)).read() \
+        if os.path.isfile(os.path.join(pdir, COVER)) else ""
     with tempfile.TemporaryDirectory() as tmp:
         count = _format_patch(src, tree.base_rev, tmp)
         names = sorted(f for f in os.listdir(tmp) if f != COVER)
@@ -323,6 +384,17 @@ def export(tree):
                 text = text.replace("*** SUBJECT HERE ***", subject, 1)
             if blurb:
                 text = text.replace("*** BLURB HERE ***\n", blurb, 1)
+            to, cc = maintainers(src, [os.path.join(tmp, n)
+                                       for n in names])
+            # the same people as before: keep their order (the script's
+            # is not stable from one run to the next)
+            old = cover_addresses(old_cover)
+            if [set(o) for o in old] != [set(parsed(to)), set(parsed(cc))]:
+                text = set_cover_addresses(text, to, cc)
+            else:
+                text = set_cover_addresses(
+                    text, [email.utils.formataddr(a) for a in old[0]],
+                    [email.utils.formataddr(a) for a in old[1]])
             with open(cover, "w") as f:
                 f.write(text)
         for old in os.listdir(pdir):
@@ -442,6 +514,8 @@ def _cover_skeleton(text):
     subject text and blurb."""
     head, _, body = text.partition("\n\n")
     head = re.sub(r"^Date: .*$", "Date:", head, flags=re.M)
+    head = re.sub(r"^(To|Cc): .*(?:\n[ \t][^\n]*)*\n?", "", head + "\n",
+                  flags=re.M).rstrip("\n")
     head = re.sub(r"^(Subject: \[PATCH[^\]]*\]).*(?:\n [^\n]*)*",
                   r"\1", head, flags=re.M)
     m = re.search(r"^\S.* \(\d+\):$", body, re.M)
@@ -490,9 +564,31 @@ def verify(tree):
                             "the patches (run `make export`)")
         results.append(("cover letter filled in and current", not problems,
                         ", ".join(problems) or COVER))
+        if text:
+            want = tuple(parsed(a) for a in maintainers(wt, patches))
+            have = cover_addresses(text)
+            # get_maintainer.pl's order is not stable (perl hash order)
+            same = [set(h) == set(w) for h, w in zip(have, want)] == \
+                [True, True]
+            results.append((
+                "cover letter To/Cc = get_maintainer.pl", same,
+                f"To {len(want[0])}, Cc {len(want[1])}" if same else
+                "differs (run `make export`): missing "
+                + ", ".join(a for _, a in sorted(set(want[0] + want[1])
+                                                 - set(have[0] + have[1])))
+                [:200] + "; extra "
+                + ", ".join(a for _, a in sorted(set(have[0] + have[1])
+                                                 - set(want[0] + want[1])))
+                [:200]))
     else:
         results.append(("no cover letter without patches",
                         not os.path.exists(cover), COVER))
+    if patches:
+        from . import mail
+        results += mail.patch_checks(patches)
+        results += mail.b4_checks(
+            tree, head, patches, cover if os.path.isfile(cover) else None,
+            os.path.join(tree.state_dir(), "b4"))
 
     touched = touched_files(wt, tree.base_rev, head)
     try:

@@ -102,3 +102,51 @@ class BenchTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ChartTest(unittest.TestCase):
+    def test_speedup(self):
+        # times: base 100, patched 50 -> patched twice as fast
+        r = bench.speedup([100] * 5, [50] * 5, lower_is_better=True)
+        self.assertAlmostEqual(r[0], 2.0)
+        # throughput: quartile range brackets the median ratio
+        ratio, low, high = bench.speedup([90, 95, 100, 105, 110],
+                                         [100, 110, 120, 130, 140])
+        self.assertAlmostEqual(ratio, 1.2)
+        self.assertLess(low, ratio)
+        self.assertGreater(high, ratio)
+        self.assertIsNone(bench.speedup([], [1]))
+
+    def test_rows_and_script(self):
+        gup = {"base": bench.parse("BENCH uT8 100 1\nBENCH aT1 9 9\n"),
+               "patched": bench.parse("BENCH uT8 80 1\n")}
+        procmem = {"base": bench.parse_procmem("BENCH mmap 1 100 5\n"),
+                   "patched": bench.parse_procmem("BENCH mmap 1 150 5\n")}
+        empty = {"base": {}, "patched": {}}
+        rows = bench.chart_rows(gup, procmem, empty, empty)
+        # aT1 has no patched sample: not drawn
+        self.assertEqual([r[:2] for r in rows],
+                         [("gup_test", "GUP_FAST 4K n=8"),
+                          ("/proc/pid/mem", "mmap 1rd")])
+        self.assertAlmostEqual(rows[0][2], 1.25)
+        self.assertAlmostEqual(rows[1][2], 1.5)
+        data, script = bench.chart_script(rows, "/x/b.dat", "/x/b.png", "t")
+        self.assertEqual(data.splitlines()[1].split()[:2], ["1", "1.5000"])
+        self.assertIn('"mmap 1rd"', data)
+        self.assertIn('set output "/x/b.png"', script)
+        self.assertIn('title "gup_test"', script)
+        self.assertNotIn('title "vmsplice"', script)
+
+
+class OrderTest(unittest.TestCase):
+    def test_abba(self):
+        self.assertEqual(bench.abba(1), ["patched", "base"])
+        self.assertEqual(bench.abba(2), ["patched", "base", "base",
+                                         "patched"])
+        self.assertEqual(bench.abba(3)[4:], ["patched", "base"])
+
+    def test_merge(self):
+        into = {}
+        bench.merge(into, {"uT1": [(1, 2)]})
+        bench.merge(into, {"uT1": [(3, 4)], "aT8": [(5, 6)]})
+        self.assertEqual(into, {"uT1": [(1, 2), (3, 4)], "aT8": [(5, 6)]})

@@ -151,6 +151,56 @@ class SeriesWorkflowTest(unittest.TestCase):
         checks = self._checks()
         self.assertTrue(all(checks.values()), checks)
 
+    def test_cover_to_cc_from_get_maintainer(self):
+        # a get_maintainer.pl that answers like the real one
+        write(os.path.join(self.kernel, "scripts/get_maintainer.pl"),
+              'print "Ann Gup <ann\\@example.org> (maintainer:'
+              + series.TO_SECTION + ')\\n";\n'
+              'print "Rev Iewer <rev\\@example.org> (reviewer:'
+              + series.TO_SECTION + ')\\n";\n'
+              'print "Fs Person <fs\\@example.org> (maintainer:FS)\\n";\n'
+              'print "linux-mm\\@example.org (open list:'
+              + series.TO_SECTION + ')\\n";\n'
+              'print "lkml\\@example.org (open list)\\n";\n')
+        git(self.kernel, "add", "-f", "scripts/get_maintainer.pl")
+        git(self.kernel, "commit", "-q", "-m", "get_maintainer")
+        self.base_rev = git(self.kernel, "rev-parse", "HEAD").strip()
+        self.tree = base.Tree(self.kernel, self.base_rev, "toy base",
+                              self.kernel)
+        series.make_tree(self.tree)
+        self._commit_in_tree("mm/gup: a change", {"mm/gup.c": "int x;\n"})
+        series.export(self.tree)
+        self._fill_cover()
+        cover_path = os.path.join(self.proj, "patches", series.COVER)
+        cover = read(cover_path)
+        self.assertEqual(series.cover_addresses(cover), (
+            [("Ann Gup", "ann@example.org"), ("", "linux-mm@example.org")],
+            [("Rev Iewer", "rev@example.org"), ("Fs Person", "fs@example.org"),
+             ("", "lkml@example.org")]))
+        self.assertIn("To: Ann Gup <ann@example.org>,\n    linux-mm@", cover)
+        checks = self._checks()
+        self.assertTrue(all(checks.values()), checks)
+        # someone dropped from Cc by hand is caught
+        write(cover_path, cover.replace("    Fs Person <fs@example.org>,\n",
+                                        ""))
+        self.assertFalse(self._checks()[
+            "cover letter To/Cc = get_maintainer.pl"])
+        # and make export puts them back, keeping the text
+        series.export(self.tree)
+        self.assertTrue(all(self._checks().values()))
+
+    def test_set_cover_addresses(self):
+        text = ("From 0 Mon Sep 17 00:00:00 2001\nSubject: [PATCH 0/1] x\n"
+                " y\nTo: old <o@x>,\n    older <p@x>\n\nbody\n")
+        new = series.set_cover_addresses(text, ["a <a@x>"],
+                                         ['"Liang, Kan" <k@x>', "c@x"])
+        self.assertEqual(new, "From 0 Mon Sep 17 00:00:00 2001\n"
+                         "Subject: [PATCH 0/1] x\n y\nTo: a <a@x>\n"
+                         'Cc: "Liang, Kan" <k@x>,\n    c@x\n\nbody\n')
+        self.assertEqual(series.cover_addresses(new),
+                         ([("a", "a@x")], [("Liang, Kan", "k@x"),
+                                           ("", "c@x")]))
+
     def test_export_refuses_new_files_git_ignores(self):
         series.make_tree(self.tree)
         write(os.path.join(series.tree_dir(), "mm/forgotten.c"), "int x;\n")

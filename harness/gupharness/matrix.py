@@ -1,0 +1,350 @@
+"""The build matrix of make bisect: every prefix of the series, built in
+four configurations, with W=1 and sparse on the objects each patch touches
+compared with the same objects on the base.
+
+  x86-test   the test kernel's config (harness/config), full bzImage
+  x86-allno  x86_64 allnoconfig, full vmlinux
+  nommu      arm mps2_defconfig (!CONFIG_MMU, Cortex-M), full vmlinux
+  arm64      arm64 defconfig, the touched objects only (a full arm64
+             defconfig build is ~1 h on 2 cores)
+
+A patch's objects are the .o files of the .c files it touches (a .c file
+that another one #includes counts as its host); a patch that touches a
+header checks every object the series touches. An object a configuration
+does not build ("No rule to make target" from Kbuild's single-target
+build) is reported as such, not as a pass. Warnings are compared as
+(file, message) pairs without line numbers, so code moving is not new."""
+
+import collections
+import json
+import os
+import re
+import shutil
+import time
+
+from . import kbuild, lint, series
+from .results import Counts
+from .util import (HarnessError, env, out, read, run, run_logged, say,
+                   stage, write)
+
+
+class Config:
+    def __init__(self, name, arch, defconfig, full, cross=None):
+        self.name = name
+        self.arch = arch            # ARCH= (None: the host's, x86)
+        self.defconfig = defconfig  # None: the test kernel's config
+        self.full = full            # full build target, or None
+        self.cross = cross          # CROSS_COMPILE prefix
+
+    def describe(self):
+        what = self.defconfig or "test config"
+        return (f"{self.name} ({what}"
+                + (f", ARCH={self.arch}" if self.arch else "")
+                + (f", full {self.full}" if self.full else
+                   ", touched objects only") + ")")
+
+
+CONFIGS = [
+    Config("x86-test", None, None, "bzImage"),
+    Config("x86-allno", "x86_64", "allnoconfig", "vmlinux"),
+    Config("nommu", "arm", "mps2_defconfig", "vmlinux", "arm-linux-gnueabi-"),
+    Config("arm64", "arm64", "defconfig", None, "aarch64-linux-gnu-"),
+]
+
+# compiler and sparse diagnostics; "note:" lines belong to a warning above
+DIAG = re.compile(r"^(\S+?):\d+(?::\d+)?: (warning|error): (.*)$")
+
+
+def chosen_configs():
+    names = [n for n in env("MATRIX", "").replace(",", " ").split() if n]
+    if not names:
+        return list(CONFIGS)
+    known = {c.name: c for c in CONFIGS}
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise HarnessError(f"MATRIX={','.join(names)}: unknown "
+                           f"configuration {', '.join(bad)} (known: "
+                           + ", ".join(known) + ")")
+    return [known[n] for n in names]
+
+
+def check_tools(configs):
+    missing = [f"{c.cross}gcc" for c in configs
+               if c.cross and not shutil.which(c.cross + "gcc")]
+    if not shutil.which("sparse"):
+        missing.append("sparse")
+    if missing:
+        raise HarnessError("make bisect needs " + ", ".join(missing)
+                           + " (harness/deps.sh installs them)")
+
+
+def _make(cfg, src, build, *targets, check=False):
+    """make for one configuration; returns the CompletedProcess."""
+    cmd = ["make", "-C", src, f"O={os.path.basename(build)}",
+           f"-j{kbuild.jobs()}", *targets]
+    cc = "ccache gcc"
+    if cfg.arch:
+        cmd.append(f"ARCH={cfg.arch}")
+    if cfg.cross:
+        cmd.append(f"CROSS_COMPILE={cfg.cross}")
+        cc = f"ccache {cfg.cross}gcc"
+    cmd += [f"CC={cc}", "HOSTCC=ccache gcc"]
+    return run(cmd, env_extra=kbuild.make_env(), capture=True, check=check)
+
+
+def build_dir(src, cfg, kind):
+    """Where `cfg` builds in the checkout src; kind: bisect or base."""
+    if cfg.defconfig is None:
+        return os.path.join(src, f".build-{kind}")
+    return os.path.join(src, f".build-{kind}-{cfg.name}")
+
+
+def prepare(cfg, src, kind, rev):
+    """A configured and prepared build dir for cfg in src."""
+    if cfg.defconfig is None:
+        return kbuild.configured_build(src, kind, rev)
+    build = build_dir(src, cfg, kind)
+    os.makedirs(build, exist_ok=True)
+    if not os.path.isfile(os.path.join(build, ".config")):
+        say(f"    {cfg.name}: make {cfg.defconfig}")
+        _make(cfg, src, build, cfg.defconfig, check=True)
+    else:
+        _make(cfg, src, build, "olddefconfig", check=True)
+    proc = _make(cfg, src, build, "prepare")
+    if proc.returncode != 0:
+        raise HarnessError(f"{cfg.name}: make prepare failed in {src}:\n"
+                           + "\n".join(proc.stdout.splitlines()[-20:]))
+    return build
+
+
+def full_build(cfg, src, rev):
+    """The full build of a prefix; raises HarnessError with the first
+    error when it fails."""
+    if cfg.defconfig is None:
+        kbuild.build_kernel(src, "bisect", rev)
+        return
+    build = prepare(cfg, src, "bisect", rev)
+    log = os.path.join(build, "build.log")
+    cmd = ["make", "-C", src, f"O={os.path.basename(build)}",
+           f"-j{kbuild.jobs()}", f"ARCH={cfg.arch}",
+           f"CC=ccache {cfg.cross or ''}gcc", "HOSTCC=ccache gcc",
+           cfg.full]
+    if cfg.cross:
+        cmd.insert(-1, f"CROSS_COMPILE={cfg.cross}")
+    if run_logged(cmd, log, f"build {cfg.name}",
+                  env_extra=kbuild.make_env()) != 0:
+        errs = [line for line in (read(log) or "").splitlines()
+                if "error:" in line or "Error " in line
+                or "undefined reference" in line]
+        raise HarnessError(f"{cfg.name} build failed: "
+                           + (errs[0] if errs else f"see {log}"))
+
+
+def diagnostics(text):
+    """Counter of (file, message) for the warnings and errors in a make
+    log; paths relative to the source tree, no line numbers."""
+    found = collections.Counter()
+    for line in text.splitlines():
+        m = DIAG.match(line.strip())
+        if not m:
+            continue
+        path = os.path.normpath(m.group(1))
+        while path.startswith("../"):
+            path = path[3:]
+        found[(path, f"{m.group(2)}: {m.group(3)}")] += 1
+    return found
+
+
+def check_object(cfg, src, build, obj):
+    """W=1 and sparse (C=2) on one object, compiled afresh (ccache replays
+    the compiler's warnings). Returns (Counter, None) or (None, why) when
+    the configuration does not build it."""
+    path = os.path.join(build, obj)
+    if os.path.exists(path):
+        os.unlink(path)
+    proc = _make(cfg, src, build, "W=1", "C=2", obj)
+    if proc.returncode != 0 and "No rule to make target" in proc.stdout:
+        return None, "not built by this configuration"
+    if proc.returncode != 0:
+        lines = [line for line in proc.stdout.splitlines()
+                 if "error" in line.lower()] or \
+            proc.stdout.splitlines()[-3:]
+        raise HarnessError(f"{cfg.name}: W=1 build of {obj} failed: "
+                           + " | ".join(lines[:3]))
+    return diagnostics(proc.stdout), None
+
+
+def series_objects(src, touched):
+    """{object: [its .c files]} for the kernel .c files the series touches;
+    an #included .c file counts for its host."""
+    files = sorted(p for p, (st, _) in touched.items()
+                   if p.endswith(".c") and st != "D" and
+                   not p.startswith(("tools/", "Documentation/", "scripts/",
+                                     "samples/")))
+    parts = lint.included_c_files(src, files)
+    objs = {}
+    for f in files:
+        host = parts.get(f, f)
+        objs.setdefault(host[:-2] + ".o", []).append(f)
+    return objs
+
+
+def patch_objects(patch_files, all_objs):
+    """The objects one patch asks to check: those of its .c files; all of
+    the series' objects when it touches a header."""
+    if any(p.endswith(".h") and not p.startswith("tools/")
+           for p in patch_files):
+        return sorted(all_objs)
+    return sorted(o for o, cs in all_objs.items()
+                  if any(c in patch_files for c in cs))
+
+
+class BaseWarnings:
+    """The base's diagnostics per (config, object), computed once and kept
+    in the base build dir (keyed by the base commit)."""
+
+    def __init__(self, tree):
+        self.tree = tree
+        self.memo = {}
+        self.prepared = {}
+
+    def get(self, cfg, obj):
+        key = (cfg.name, obj)
+        if key in self.memo:
+            return self.memo[key]
+        src = self.tree.checkout
+        cache = os.path.join(build_dir(src, cfg, "base"),
+                             ".gupharness-w1.json")
+        stored = json.loads(read(cache, "{}") or "{}")
+        ident = f"{self.tree.base_rev} {obj}"
+        if ident in stored:
+            got = stored[ident]
+            result = None if got is None else collections.Counter(
+                {tuple(k.split("\0", 1)): n for k, n in got.items()})
+        else:
+            if not os.path.isfile(os.path.join(src, obj[:-2] + ".c")):
+                result = collections.Counter()
+            else:
+                if cfg.name not in self.prepared:
+                    self.prepared[cfg.name] = prepare(
+                        cfg, src, "base", self.tree.base_rev)
+                result, _ = check_object(cfg, src, self.prepared[cfg.name],
+                                         obj)
+            stored[ident] = None if result is None else {
+                "\0".join(k): n for k, n in result.items()}
+            write(cache, json.dumps(stored, indent=1) + "\n")
+        self.memo[key] = result
+        return result
+
+
+def check_prefix(cfg, src, rev, objs, basew, counts, name):
+    """W=1 + sparse on objs at this prefix against the base."""
+    build = build_dir(src, cfg, "bisect") if cfg.full else \
+        prepare(cfg, src, "bisect", rev)
+    for obj in objs:
+        if not os.path.isfile(os.path.join(src, obj[:-2] + ".c")):
+            continue
+        after, why = check_object(cfg, src, build, obj)
+        before = basew.get(cfg, obj)
+        if after is None:
+            if before is not None:
+                counts.fail(f"{name} [{cfg.name}] {obj}: built on the base, "
+                            "not at this prefix")
+            else:
+                say(f"      {cfg.name} {obj}: {why}")
+            continue
+        before = before or collections.Counter()
+        new = sorted(k for k, n in after.items() if n > before.get(k, 0))
+        if new:
+            counts.fail(f"{name} [{cfg.name}] {obj}: "
+                        f"{len(new)} new W=1/sparse message(s): "
+                        f"{new[0][0]}: {new[0][1]}")
+            for k in new[1:4]:
+                counts.notes.append(f"    {k[0]}: {k[1]}")
+        else:
+            counts.passed += 1
+
+
+SELFTESTS = "tools/testing/selftests/mm/"
+
+
+def selftest_programs(repo, rev, touched):
+    """The mm selftest programs the series touches that exist at rev."""
+    present = set(out(["git", "-C", repo, "ls-tree", "--name-only", rev,
+                       SELFTESTS]).split())
+    progs = set()
+    for p in touched:
+        if p.startswith(SELFTESTS) and p.endswith(".c") and p in present:
+            name = os.path.basename(p)[:-2]
+            if name != "vm_util":
+                progs.add(name)
+    return sorted(progs)
+
+
+def check_selftests(src, rev, tree, touched, patch_files, counts, name):
+    """A patch touching the mm selftests: the series' programs that exist
+    at this prefix build, with no warning in a file this patch touches."""
+    if not any(p.startswith(SELFTESTS) for p in patch_files):
+        return
+    progs = selftest_programs(tree.repo, rev, touched)
+    if not progs:
+        return
+    build = build_dir(src, CONFIGS[0], "bisect")
+    try:
+        outdir = kbuild.build_selftests(src, build, progs)
+    except HarnessError as e:
+        counts.fail(f"{name} [selftests]: {str(e).splitlines()[0]}")
+        return
+    log = read(os.path.join(outdir, "build.log"), "")
+    mine = {p for p in patch_files if p.startswith(SELFTESTS)}
+    warned = [f"{k[0]}: {k[1]}" for k in diagnostics(log)
+              if "tools/testing/selftests/mm/" + os.path.basename(k[0])
+              in mine]
+    if warned:
+        counts.fail(f"{name} [selftests]: {len(warned)} warning(s): "
+                    + warned[0])
+    else:
+        counts.passed += 1
+        say(f"      selftests: {len(progs)} program(s) build")
+
+
+def run_matrix(tree, patches, revs):
+    """Build every prefix in every chosen configuration; returns
+    {config name: Counts} for the builds and Counts for the W=1/sparse
+    comparisons, plus the seconds each configuration took."""
+    configs = chosen_configs()
+    check_tools(configs)
+    head = revs[-1] if revs else tree.base_rev
+    touched = series.touched_files(tree.repo, tree.base_rev, head)
+    basew = BaseWarnings(tree)
+    builds = {c.name: Counts() for c in configs}
+    secs = {c.name: 0.0 for c in configs}
+    warn = Counts()
+    for c in configs:
+        say(f"    {c.describe()}")
+    for i, rev in enumerate(revs, 1):
+        name = os.path.basename(patches[i - 1])
+        stage(f"bisect: {i}/{len(revs)} {name}")
+        src = series.checkout_for_build(tree, "bisect", rev)
+        objs_all = series_objects(src, touched)
+        pfiles = out(["git", "-C", tree.repo, "diff", "--name-only",
+                      f"{rev}~1", rev]).split()
+        objs = patch_objects(pfiles, objs_all)
+        for cfg in configs:
+            t0 = time.monotonic()
+            try:
+                if cfg.full:
+                    full_build(cfg, src, rev)
+                check_prefix(cfg, src, rev, objs, basew, warn, name)
+                builds[cfg.name].passed += 1
+            except HarnessError as e:
+                builds[cfg.name].fail(
+                    f"{name} [{cfg.name}]: {str(e).splitlines()[0]}")
+            took = time.monotonic() - t0
+            secs[cfg.name] += took
+            say(f"    {cfg.name}: {took:.0f}s"
+                + (f", W=1+sparse on {len(objs)} object(s)" if objs
+                   else ""))
+        if configs[0] is CONFIGS[0]:
+            check_selftests(src, rev, tree, touched, pfiles, warn, name)
+    return configs, builds, warn, secs

@@ -1,0 +1,71 @@
+"""make bisect's build matrix: diagnostics, objects per patch, configs."""
+
+import os
+import tempfile
+import unittest
+
+from gupharness import matrix
+from gupharness.util import HarnessError
+
+
+class MatrixTest(unittest.TestCase):
+    def test_diagnostics(self):
+        log = ("  CC      mm/gup.o\n"
+               "../mm/gup.c:120:5: warning: no previous prototype for "
+               "'f' [-Wmissing-prototypes]\n"
+               "../mm/gup.c:120:5: note: declared here\n"
+               "mm/gup.c:2101:9: warning: context imbalance in 'g'\n"
+               "../include/linux/mm.h:7: error: boom\n"
+               "make[3]: *** [scripts/Makefile.build:229: mm/gup.o] "
+               "Error 1\n")
+        d = matrix.diagnostics(log)
+        self.assertEqual(d[("mm/gup.c", "warning: context imbalance in "
+                                        "'g'")], 1)
+        self.assertIn(("include/linux/mm.h", "error: boom"), d)
+        self.assertEqual(sum(d.values()), 3)
+        # the same message on another line is the same key
+        moved = log.replace(":120:5:", ":130:5:")
+        self.assertEqual(matrix.diagnostics(moved), d)
+
+    def test_objects(self):
+        with tempfile.TemporaryDirectory() as src:
+            os.makedirs(os.path.join(src, "fs/ceph"))
+            with open(os.path.join(src, "fs/ceph/file.c"), "w") as f:
+                f.write('#include "file_kunit.c"\n')
+            with open(os.path.join(src, "fs/ceph/file_kunit.c"), "w") as f:
+                f.write("\n")
+            touched = {p: ("M", "100644") for p in
+                       ("mm/gup.c", "fs/ceph/file.c", "fs/ceph/file_kunit.c",
+                        "include/linux/mm.h", "tools/testing/x.c",
+                        "Documentation/a.rst")}
+            touched["mm/old.c"] = ("D", "000000")
+            objs = matrix.series_objects(src, touched)
+        self.assertEqual(objs, {"fs/ceph/file.o": ["fs/ceph/file.c",
+                                                   "fs/ceph/file_kunit.c"],
+                                "mm/gup.o": ["mm/gup.c"]})
+        self.assertEqual(matrix.patch_objects(["fs/ceph/file_kunit.c"], objs),
+                         ["fs/ceph/file.o"])
+        self.assertEqual(matrix.patch_objects(["MAINTAINERS"], objs), [])
+        # a header: every object of the series
+        self.assertEqual(matrix.patch_objects(["include/linux/mm.h"], objs),
+                         ["fs/ceph/file.o", "mm/gup.o"])
+        # a selftest header is not a kernel header
+        self.assertEqual(matrix.patch_objects(
+            ["tools/testing/selftests/mm/vm_util.h"], objs), [])
+
+    def test_chosen_configs(self):
+        old = os.environ.get("MATRIX")
+        try:
+            os.environ["MATRIX"] = "nommu,arm64"
+            self.assertEqual([c.name for c in matrix.chosen_configs()],
+                             ["nommu", "arm64"])
+            os.environ["MATRIX"] = "nommu,mips"
+            with self.assertRaises(HarnessError):
+                matrix.chosen_configs()
+            del os.environ["MATRIX"]
+            self.assertEqual(len(matrix.chosen_configs()), 4)
+        finally:
+            if old is not None:
+                os.environ["MATRIX"] = old
+            else:
+                os.environ.pop("MATRIX", None)

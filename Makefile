@@ -15,7 +15,7 @@ export KIND KSRC PATCHES SUITES GROUP DEMOS ACCEL BOOT_TIMEOUT GUEST_TIMEOUT JOB
 all: deps ## main job: base tree, apply the series, build, boot, run every suite, summary
 	@$(H) run
 
-check: deps ## what CI proves: self-tests, verify, lint, build, boot, `check` suites
+check: deps ## what CI proves: self-tests, verify (+b4), lint, docs, build, boot, `check` suites
 	@$(H) check
 
 tree: deps ## tree/ = base + git am of patches/ (branch `series`); FORCE=1 discards work

@@ -213,6 +213,7 @@ def lint_rows(summary):
     cp, sp = lint.lint(tree, head, src)
     summary.add("checkpatch", cp, "no patches" if cp.total == 0 else "")
     summary.add("sparse", sp, "no touched .c files" if sp.total == 0 else "")
+    docs_rows(summary, tree, head, src)
 
 
 def finish(summary, title):
@@ -326,15 +327,20 @@ def cmd_bisect():
                   "matrix, no new W=1/sparse message)")
 
 
+def docs_rows(summary, tree, head, patched_src):
+    sp, kd, info = docs.check(tree, head, patched_src)
+    summary.add("kernel-doc", kd, info.get("kernel-doc", ""))
+    if sp.total:
+        summary.add("htmldocs", sp, info.get("htmldocs", ""))
+
+
 def cmd_docs():
     """Sphinx and kernel-doc on what the series touches, base vs patched."""
     tree = base.get_tree()
     head = series.applied(tree)
     patched_src = series.checkout_for_build(tree, "patched", head)
     summary = Summary()
-    sp, kd = docs.check(tree, head, patched_src)
-    summary.add("kernel-doc", kd, "")
-    summary.add("htmldocs", sp, "")
+    docs_rows(summary, tree, head, patched_src)
     return finish(summary, "make docs (htmldocs and kernel-doc, no new "
                   "warning)")
 

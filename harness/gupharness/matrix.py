@@ -155,6 +155,17 @@ def diagnostics(text):
     return found
 
 
+def srcarch(cfg):
+    """The arch/ directory a configuration builds."""
+    return {None: "x86", "x86_64": "x86"}.get(cfg.arch, cfg.arch)
+
+
+def for_config(cfg, obj):
+    """An object under arch/ is built only by its own architecture."""
+    parts = obj.split("/")
+    return parts[0] != "arch" or parts[1] == srcarch(cfg)
+
+
 def check_object(cfg, src, build, obj):
     """W=1 and sparse (C=2) on one object, compiled afresh (ccache replays
     the compiler's warnings). Returns (Counter, None) or (None, why) when
@@ -243,6 +254,8 @@ def check_prefix(cfg, src, rev, objs, basew, counts, name):
         prepare(cfg, src, "bisect", rev)
     for obj in objs:
         if not os.path.isfile(os.path.join(src, obj[:-2] + ".c")):
+            continue
+        if not for_config(cfg, obj):
             continue
         after, why = check_object(cfg, src, build, obj)
         before = basew.get(cfg, obj)

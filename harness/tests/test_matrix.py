@@ -69,3 +69,13 @@ class MatrixTest(unittest.TestCase):
                 os.environ["MATRIX"] = old
             else:
                 os.environ.pop("MATRIX", None)
+
+    def test_for_config(self):
+        known = {c.name: c for c in matrix.CONFIGS}
+        mte = "arch/arm64/kernel/mte.o"
+        self.assertTrue(matrix.for_config(known["arm64"], mte))
+        self.assertFalse(matrix.for_config(known["nommu"], mte))
+        self.assertFalse(matrix.for_config(known["x86-test"], mte))
+        self.assertTrue(matrix.for_config(known["x86-allno"],
+                                          "arch/x86/mm/fault.o"))
+        self.assertTrue(matrix.for_config(known["nommu"], "mm/gup.o"))

@@ -56,6 +56,10 @@ def sphinx_dirs(touched):
 def htmldocs(src, dirs, label):
     """Build the dirs with Sphinx in src (out of tree); returns the log."""
     build = os.path.join(src, ".build-docs")
+    # From scratch: an incremental Sphinx build re-reads only changed
+    # files and so re-reports only their warnings, which would make the
+    # two trees' counts incomparable (and leave old pages to be found).
+    shutil.rmtree(build, ignore_errors=True)
     os.makedirs(build, exist_ok=True)
     log = os.path.join(build, "htmldocs.log")
     cmd = ["make", "-C", src, "O=.build-docs", f"-j{kbuild.jobs()}",

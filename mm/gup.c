@@ -701,8 +701,8 @@ static bool gup_may_unlock(enum gup_lock lock, int *locked,
  * This is the only place that sets FOLL_UNLOCKABLE, which means "this call
  * may drop mmap_lock".  It may if the caller handed us @locked, or if GUP
  * takes the lock itself; but FOLL_NOWAIT promises the caller that the lock
- * stays held (it turns into FAULT_FLAG_RETRY_NOWAIT, and a fault never
- * releases the lock with that), so then it may not.
+ * stays held (it turns into FAULT_FLAG_RETRY_NOWAIT, and no fault handler
+ * GUP can reach releases the lock with that), so then it may not.
  */
 VISIBLE_IF_KUNIT bool is_valid_gup_args(struct page **pages, int *locked,
 					unsigned int *gup_flags_p,

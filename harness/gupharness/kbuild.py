@@ -34,20 +34,21 @@ def make_env():
 
 
 # Cross builds for sparse on another architecture's files: ARCH -> prefix.
-CROSS = {"arm64": "aarch64-linux-gnu-"}
+# the cross compilers (Debian gcc-*) of the architectures we build
+CROSS = {"arm": "arm-linux-gnueabi-", "arm64": "aarch64-linux-gnu-"}
 
 
 def kmake(src, build, *targets, log=None, label="make", progress=None,
           state=None, check=True, arch=None):
     """make in the build dir `build` (a subdirectory of src). With a log:
     output there, a progress line, returns the exit code; without: returns
-    the CompletedProcess (raising on failure when check). `arch`: a cross
-    build (CROSS)."""
-    cc = "ccache gcc"
-    extra = []
-    if arch:
-        cc = f"ccache {CROSS[arch]}gcc"
-        extra = [f"ARCH={arch}", f"CROSS_COMPILE={CROSS[arch]}"]
+    the CompletedProcess (raising on failure when check). `arch`: ARCH=,
+    with its cross compiler from CROSS (x86_64 needs none)."""
+    cross = CROSS.get(arch, "") if arch else ""
+    cc = f"ccache {cross}gcc"
+    extra = [f"ARCH={arch}"] if arch else []
+    if cross:
+        extra.append(f"CROSS_COMPILE={cross}")
     cmd = ["make", "-C", src, f"O={os.path.basename(build)}",
            f"-j{jobs()}", f"CC={cc}", "HOSTCC=ccache gcc", *extra,
            *targets]

@@ -8,7 +8,7 @@ import re
 
 from . import kbuild, series
 from .results import Counts
-from .util import read, repo_root, run, say, stage
+from .util import compiler_messages, read, repo_root, run, say, stage
 
 EXCEPTIONS = os.path.join(repo_root(), "harness", "lint-exceptions")
 
@@ -54,9 +54,6 @@ def checkpatch(src, patches):
     return c
 
 
-SPARSE_MSG = re.compile(r"^(\S+?):\d+:\d+: (warning|error): (.*)$")
-
-
 def _sparse(src, build, cfile, wanted, arch=None):
     """Sparse messages for one .c file, as a Counter of (file, text) for
     the files in `wanted` (the .c and the touched headers), so that line
@@ -66,15 +63,9 @@ def _sparse(src, build, cfile, wanted, arch=None):
                         arch=arch)
     if proc.returncode != 0 and "No rule to make target" in proc.stdout:
         return None, proc
-    msgs = collections.Counter()
-    for line in proc.stdout.splitlines():
-        m = SPARSE_MSG.match(line.strip())
-        if m:
-            path = os.path.normpath(m.group(1))
-            while path.startswith("../"):
-                path = path[3:]
-            if path in wanted:
-                msgs[(path, m.group(3))] += 1
+    msgs = collections.Counter(
+        (path, msg) for path, _, msg in compiler_messages(proc.stdout)
+        if path in wanted)
     return msgs, proc
 
 

@@ -135,3 +135,12 @@ def b4_checks(tree, head, patches, cover, workdir):
                     f"{count} commits, tree identical" if same else
                     f"{count} commits, tree differs from the series"))
     return results
+
+
+def verify_checks(tree, head, patches, cover):
+    """make verify's mail checks (series.verify's `extra`): subjects and
+    sign-offs, and b4 on a local mbox of the series."""
+    if not patches:
+        return []
+    return patch_checks(patches) + b4_checks(
+        tree, head, patches, cover, os.path.join(tree.state_dir(), "b4"))

@@ -14,8 +14,8 @@ import sys
 import time
 import unittest
 
-from . import (base, bench, contrast, docs, guest, kbuild, lint, matrix,
-               regress, results, series)
+from . import (base, bench, contrast, docs, guest, kbuild, lint, mail,
+               matrix, regress, results, series)
 from .results import Counts, Summary
 from .util import (EXIT_FAILED, EXIT_OK, HarnessError, TestFailure,
                    cache_dir, die, env, env_int, out, repo_root, say,
@@ -192,11 +192,17 @@ def harness_selftests(summary):
     summary.add("harness-selftest", c)
 
 
+def verify(tree):
+    """make verify: series.verify() with the mail checks (subjects,
+    sign-offs, b4)."""
+    return series.verify(tree, extra=(mail.verify_checks,))
+
+
 def verify_rows(summary):
     # patches/ and the copies are defined against the Debian base, also when
     # the tests run on a KSRC= tree
     tree = base.debian_base()
-    res = series.verify(tree)
+    res = verify(tree)
     c = Counts()
     for name, ok, detail in res:
         say(f"    {'ok  ' if ok else 'FAIL'}  {name}: {detail}")
@@ -443,10 +449,10 @@ def main(argv):
             return EXIT_OK
         if cmd == "export":
             series.export(base.debian_base())
-            series.report_verify(series.verify(base.debian_base()))
+            series.report_verify(verify(base.debian_base()))
             return EXIT_OK
         if cmd == "verify":
-            series.report_verify(series.verify(base.debian_base()))
+            series.report_verify(verify(base.debian_base()))
             say("verify: ok")
             return EXIT_OK
         if cmd == "lint":

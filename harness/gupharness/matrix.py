@@ -18,23 +18,23 @@ build) is reported as such, not as a pass. Warnings are compared as
 import collections
 import json
 import os
-import re
 import shutil
 import time
 
 from . import kbuild, lint, series
 from .results import Counts
-from .util import (HarnessError, env, out, read, run, run_logged, say,
+from .util import (HarnessError, compiler_messages, env, out, read, say,
                    stage, write)
 
 
 class Config:
-    def __init__(self, name, arch, defconfig, full, cross=None):
+    def __init__(self, name, arch, defconfig, full):
         self.name = name
         self.arch = arch            # ARCH= (None: the host's, x86)
         self.defconfig = defconfig  # None: the test kernel's config
         self.full = full            # full build target, or None
-        self.cross = cross          # CROSS_COMPILE prefix
+        # CROSS_COMPILE prefix; kbuild.kmake() passes the same one
+        self.cross = kbuild.CROSS.get(arch) if arch else None
 
     def describe(self):
         what = self.defconfig or "test config"
@@ -47,12 +47,9 @@ class Config:
 CONFIGS = [
     Config("x86-test", None, None, "bzImage"),
     Config("x86-allno", "x86_64", "allnoconfig", "vmlinux"),
-    Config("nommu", "arm", "mps2_defconfig", "vmlinux", "arm-linux-gnueabi-"),
-    Config("arm64", "arm64", "defconfig", None, "aarch64-linux-gnu-"),
+    Config("nommu", "arm", "mps2_defconfig", "vmlinux"),
+    Config("arm64", "arm64", "defconfig", None),
 ]
-
-# compiler and sparse diagnostics; "note:" lines belong to a warning above
-DIAG = re.compile(r"^(\S+?):\d+(?::\d+)?: (warning|error): (.*)$")
 
 
 def chosen_configs():
@@ -80,16 +77,7 @@ def check_tools(configs):
 
 def _make(cfg, src, build, *targets, check=False):
     """make for one configuration; returns the CompletedProcess."""
-    cmd = ["make", "-C", src, f"O={os.path.basename(build)}",
-           f"-j{kbuild.jobs()}", *targets]
-    cc = "ccache gcc"
-    if cfg.arch:
-        cmd.append(f"ARCH={cfg.arch}")
-    if cfg.cross:
-        cmd.append(f"CROSS_COMPILE={cfg.cross}")
-        cc = f"ccache {cfg.cross}gcc"
-    cmd += [f"CC={cc}", "HOSTCC=ccache gcc"]
-    return run(cmd, env_extra=kbuild.make_env(), capture=True, check=check)
+    return kbuild.kmake(src, build, *targets, check=check, arch=cfg.arch)
 
 
 def build_dir(src, cfg, kind):
@@ -125,14 +113,8 @@ def full_build(cfg, src, rev):
         return
     build = prepare(cfg, src, "bisect", rev)
     log = os.path.join(build, "build.log")
-    cmd = ["make", "-C", src, f"O={os.path.basename(build)}",
-           f"-j{kbuild.jobs()}", f"ARCH={cfg.arch}",
-           f"CC=ccache {cfg.cross or ''}gcc", "HOSTCC=ccache gcc",
-           cfg.full]
-    if cfg.cross:
-        cmd.insert(-1, f"CROSS_COMPILE={cfg.cross}")
-    if run_logged(cmd, log, f"build {cfg.name}",
-                  env_extra=kbuild.make_env()) != 0:
+    if kbuild.kmake(src, build, cfg.full, log=log, label=f"build {cfg.name}",
+                    arch=cfg.arch) != 0:
         errs = [line for line in (read(log) or "").splitlines()
                 if "error:" in line or "Error " in line
                 or "undefined reference" in line]
@@ -143,16 +125,9 @@ def full_build(cfg, src, rev):
 def diagnostics(text):
     """Counter of (file, message) for the warnings and errors in a make
     log; paths relative to the source tree, no line numbers."""
-    found = collections.Counter()
-    for line in text.splitlines():
-        m = DIAG.match(line.strip())
-        if not m:
-            continue
-        path = os.path.normpath(m.group(1))
-        while path.startswith("../"):
-            path = path[3:]
-        found[(path, f"{m.group(2)}: {m.group(3)}")] += 1
-    return found
+    return collections.Counter(
+        (path, f"{level}: {msg}")
+        for path, level, msg in compiler_messages(text))
 
 
 def srcarch(cfg):
@@ -250,13 +225,13 @@ class BaseWarnings:
 
 def check_prefix(cfg, src, rev, objs, basew, counts, name):
     """W=1 + sparse on objs at this prefix against the base."""
+    objs = [o for o in objs if for_config(cfg, o) and
+            os.path.isfile(os.path.join(src, o[:-2] + ".c"))]
+    if not objs:
+        return      # nothing to check: no prepare (arm64) either
     build = build_dir(src, cfg, "bisect") if cfg.full else \
         prepare(cfg, src, "bisect", rev)
     for obj in objs:
-        if not os.path.isfile(os.path.join(src, obj[:-2] + ".c")):
-            continue
-        if not for_config(cfg, obj):
-            continue
         after, why = check_object(cfg, src, build, obj)
         before = basew.get(cfg, obj)
         if after is None:

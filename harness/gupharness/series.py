@@ -522,10 +522,11 @@ def _cover_skeleton(text):
     return head + "\n\n" + (body[m.start():] if m else "")
 
 
-def verify(tree):
+def verify(tree, extra=()):
     """The series applies with git am, patches/ is what format-patch writes,
     and every post-series copy equals base + series. Returns a list of
-    (check, ok, detail)."""
+    (check, ok, detail). `extra`: more checks of the applied series,
+    called as check(tree, head, patches, cover or None) -> rows."""
     results = []
     patches = read_series()
     wt = ensure_worktree(tree.repo, os.path.join(tree.state_dir(), "applied"),
@@ -583,12 +584,9 @@ def verify(tree):
     else:
         results.append(("no cover letter without patches",
                         not os.path.exists(cover), COVER))
-    if patches:
-        from . import mail
-        results += mail.patch_checks(patches)
-        results += mail.b4_checks(
-            tree, head, patches, cover if os.path.isfile(cover) else None,
-            os.path.join(tree.state_dir(), "b4"))
+    for check in extra:
+        results += check(tree, head, patches,
+                         cover if os.path.isfile(cover) else None)
 
     touched = touched_files(wt, tree.base_rev, head)
     try:

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -203,3 +204,22 @@ def die(exc):
     kind = "FAILED" if code == EXIT_FAILED else "ERROR"
     print(f"\n{kind}: {exc}", file=sys.stderr, flush=True)
     return code
+
+
+# a compiler or sparse message in a make log; "note:" lines belong to the
+# warning above them
+COMPILER_MSG = re.compile(r"^(\S+?):\d+(?::\d+)?: (warning|error): (.*)$")
+
+
+def compiler_messages(text):
+    """(file, level, message) for every compiler or sparse warning and
+    error in a make log: the file relative to the source tree (an O= build
+    prints ../path), no line number, so that code moving is not new."""
+    for line in text.splitlines():
+        m = COMPILER_MSG.match(line.strip())
+        if not m:
+            continue
+        path = os.path.normpath(m.group(1))
+        while path.startswith("../"):
+            path = path[3:]
+        yield path, m.group(2), m.group(3)

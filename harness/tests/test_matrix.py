@@ -79,3 +79,51 @@ class MatrixTest(unittest.TestCase):
         self.assertTrue(matrix.for_config(known["x86-allno"],
                                           "arch/x86/mm/fault.o"))
         self.assertTrue(matrix.for_config(known["nommu"], "mm/gup.o"))
+
+    def test_make_command_per_config(self):
+        """Every configuration's make goes through kbuild.kmake(): ARCH=
+        and the cross compiler of its architecture, none for x86."""
+        from gupharness import kbuild
+        seen = []
+        orig = kbuild.run
+        kbuild.run = lambda cmd, **kw: seen.append(cmd)
+        try:
+            for cfg in matrix.CONFIGS:
+                matrix._make(cfg, "/src", "/src/.build-x", "vmlinux")
+        finally:
+            kbuild.run = orig
+        args = {cfg.name: cmd for cfg, cmd in zip(matrix.CONFIGS, seen)}
+        self.assertNotIn("ARCH", " ".join(args["x86-test"]))
+        self.assertIn("ARCH=x86_64", args["x86-allno"])
+        self.assertIn("CC=ccache gcc", args["x86-allno"])
+        self.assertNotIn("CROSS_COMPILE", " ".join(args["x86-allno"]))
+        self.assertIn("CROSS_COMPILE=arm-linux-gnueabi-", args["nommu"])
+        self.assertIn("CC=ccache arm-linux-gnueabi-gcc", args["nommu"])
+        self.assertIn("CROSS_COMPILE=aarch64-linux-gnu-", args["arm64"])
+        for cmd in seen:
+            self.assertEqual(cmd[-1], "vmlinux")
+            self.assertIn("O=.build-x", cmd)
+
+    def test_nothing_to_check_prepares_nothing(self):
+        """A prefix with no object for a configuration (an arm64 object
+        in nommu, or no object at all) neither prepares nor counts."""
+        from gupharness.results import Counts
+        known = {c.name: c for c in matrix.CONFIGS}
+        orig = matrix.prepare
+        matrix.prepare = lambda *a: self.fail("prepared with nothing to do")
+        try:
+            with tempfile.TemporaryDirectory() as src:
+                os.makedirs(os.path.join(src, "arch/arm64/kernel"))
+                with open(os.path.join(src, "arch/arm64/kernel/mte.c"),
+                          "w") as f:
+                    f.write("\n")
+                c = Counts()
+                for cfg, objs in ((known["arm64"], []),
+                                  (known["arm64"], ["mm/gone.o"]),
+                                  (known["nommu"],
+                                   ["arch/arm64/kernel/mte.o"])):
+                    matrix.check_prefix(cfg, src, "HEAD", objs, None, c,
+                                        "0001-x.patch")
+        finally:
+            matrix.prepare = orig
+        self.assertEqual((c.passed, c.total), (0, 0))

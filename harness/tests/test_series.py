@@ -103,6 +103,26 @@ class SeriesWorkflowTest(unittest.TestCase):
         checks = self._checks()
         self.assertTrue(all(checks.values()), checks)
 
+    def test_verify_runs_extra_checks_on_the_applied_series(self):
+        series.make_tree(self.tree)
+        self._commit_in_tree("mm/gup: change line 3", {
+            "mm/gup.c": "int changed;\n"})
+        series.export(self.tree)
+        calls = []
+
+        def extra(tree, head, patches, cover):
+            calls.append((head, [os.path.basename(p) for p in patches],
+                          cover))
+            return [("extra check", False, "it ran")]
+        rows = series.verify(self.tree, extra=(extra,))
+        self.assertIn(("extra check", False, "it ran"), rows)
+        (head, names, cover), = calls
+        self.assertEqual(names, ["0001-mm-gup-change-line-3.patch"])
+        self.assertEqual(cover, os.path.join(self.proj, "patches",
+                                             series.COVER))
+        self.assertEqual(git(self.kernel, "show", f"{head}:mm/gup.c"),
+                         "int changed;\n")
+
     def test_tree_export_verify_round_trip(self):
         series.make_tree(self.tree)
         self._commit_in_tree("mm/gup: change line 3", {

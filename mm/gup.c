@@ -700,9 +700,10 @@ static bool gup_may_unlock(enum gup_lock lock, int *locked,
  *
  * This is the only place that sets FOLL_UNLOCKABLE, which means "this call
  * may drop mmap_lock".  It may if the caller handed us @locked, or if GUP
- * takes the lock itself; but FOLL_NOWAIT promises the caller that the lock
- * stays held (it turns into FAULT_FLAG_RETRY_NOWAIT, and no fault handler
- * GUP can reach releases the lock with that), so then it may not.
+ * takes the lock itself; but FOLL_NOWAIT means that the lock stays held:
+ * it turns into FAULT_FLAG_RETRY_NOWAIT, and the handlers that drop the
+ * lock even so serve VM_IO | VM_PFNMAP mappings, which check_vma_flags()
+ * refuses before GUP faults.  So then it may not.
  */
 VISIBLE_IF_KUNIT bool is_valid_gup_args(struct page **pages, int *locked,
 					unsigned int *gup_flags_p,
@@ -2018,7 +2019,10 @@ static __always_inline long __get_user_pages_locked(struct mm_struct *mm,
 		ret = __get_user_pages(mm, start, nr_pages, flags, pages,
 				       locked);
 		if (!(flags & FOLL_UNLOCKABLE)) {
-			/* VM_FAULT_RETRY couldn't trigger, bypass */
+			/*
+			 * The lock was not dropped: VM_FAULT_RETRY could not
+			 * trigger, or (FOLL_NOWAIT) it kept the lock.
+			 */
 			pages_done = ret;
 			break;
 		}

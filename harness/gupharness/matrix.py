@@ -10,14 +10,17 @@ compared with the same objects on the base.
 
 A patch's objects are the .o files of the .c files it touches (a .c file
 that another one #includes counts as its host); a patch that touches a
-header checks every object the series touches. An object a configuration
-does not build ("No rule to make target" from Kbuild's single-target
-build) is reported as such, not as a pass. Warnings are compared as
+header checks every object the series touches. Kbuild compiles any single
+target it is asked for, selected by the configuration or not (a !MMU
+kernel would try mm/memory.o), so whether a configuration builds an object
+is asked of a dry run of its directory's build; an object it does not
+build is reported as such, not as a pass. Warnings are compared as
 (file, message) pairs without line numbers, so code moving is not new."""
 
 import collections
 import json
 import os
+import re
 import shutil
 import time
 
@@ -141,13 +144,36 @@ def for_config(cfg, obj):
     return parts[0] != "arch" or parts[1] == srcarch(cfg)
 
 
+def configured(cfg, src, build, obj):
+    """Whether the configuration builds obj. The object is removed, and a
+    dry run of the build of the directory whose Makefile lists it (make -n
+    dir/; mm/tests/gup_kunit.o is in mm/Makefile) then prints its compile
+    command if and only if that Makefile selects it with this .config
+    (Kbuild prints ":" for an object that is up to date, so it must not
+    be)."""
+    path = os.path.join(build, obj)
+    if os.path.exists(path):
+        os.unlink(path)
+    directory = os.path.dirname(obj)
+    while directory and not any(
+            os.path.isfile(os.path.join(src, directory, f))
+            for f in ("Makefile", "Kbuild")):
+        directory = os.path.dirname(directory)
+    directory += "/"
+    proc = _make(cfg, src, build, "-n", directory)
+    if proc.returncode != 0:
+        raise HarnessError(f"{cfg.name}: make -n {directory} failed: "
+                           + " | ".join(proc.stdout.splitlines()[-3:]))
+    return re.search(r"(?:^|\s)-o " + re.escape(obj) + r"(?=\s|;|$)",
+                     proc.stdout, re.M) is not None
+
+
 def check_object(cfg, src, build, obj):
     """W=1 and sparse (C=2) on one object, compiled afresh (ccache replays
     the compiler's warnings). Returns (Counter, None) or (None, why) when
     the configuration does not build it."""
-    path = os.path.join(build, obj)
-    if os.path.exists(path):
-        os.unlink(path)
+    if not configured(cfg, src, build, obj):
+        return None, "not built by this configuration"
     proc = _make(cfg, src, build, "W=1", "C=2", obj)
     if proc.returncode != 0 and "No rule to make target" in proc.stdout:
         return None, "not built by this configuration"
@@ -202,7 +228,8 @@ class BaseWarnings:
         cache = os.path.join(build_dir(src, cfg, "base"),
                              ".gupharness-w1.json")
         stored = json.loads(read(cache, "{}") or "{}")
-        ident = f"{self.tree.base_rev} {obj}"
+        # v2: whether the config builds obj comes from configured()
+        ident = f"v2 {self.tree.base_rev} {obj}"
         if ident in stored:
             got = stored[ident]
             result = None if got is None else collections.Counter(
@@ -223,6 +250,13 @@ class BaseWarnings:
         return result
 
 
+def fail(counts, note):
+    """A failure, counted for the summary and shown now: the summary comes
+    only at the end of a run that takes more than an hour."""
+    counts.fail(note)
+    say(f"    FAIL {note}")
+
+
 def check_prefix(cfg, src, rev, objs, basew, counts, name):
     """W=1 + sparse on objs at this prefix against the base."""
     objs = [o for o in objs if for_config(cfg, o) and
@@ -236,17 +270,17 @@ def check_prefix(cfg, src, rev, objs, basew, counts, name):
         before = basew.get(cfg, obj)
         if after is None:
             if before is not None:
-                counts.fail(f"{name} [{cfg.name}] {obj}: built on the base, "
-                            "not at this prefix")
+                fail(counts, f"{name} [{cfg.name}] {obj}: built on the "
+                     "base, not at this prefix")
             else:
                 say(f"      {cfg.name} {obj}: {why}")
             continue
         before = before or collections.Counter()
         new = sorted(k for k, n in after.items() if n > before.get(k, 0))
         if new:
-            counts.fail(f"{name} [{cfg.name}] {obj}: "
-                        f"{len(new)} new W=1/sparse message(s): "
-                        f"{new[0][0]}: {new[0][1]}")
+            fail(counts, f"{name} [{cfg.name}] {obj}: "
+                 f"{len(new)} new W=1/sparse message(s): "
+                 f"{new[0][0]}: {new[0][1]}")
             for k in new[1:4]:
                 counts.notes.append(f"    {k[0]}: {k[1]}")
         else:
@@ -281,7 +315,7 @@ def check_selftests(src, rev, tree, touched, patch_files, counts, name):
     try:
         outdir = kbuild.build_selftests(src, build, progs)
     except HarnessError as e:
-        counts.fail(f"{name} [selftests]: {str(e).splitlines()[0]}")
+        fail(counts, f"{name} [selftests]: {str(e).splitlines()[0]}")
         return
     log = read(os.path.join(outdir, "build.log"), "")
     mine = {p for p in patch_files if p.startswith(SELFTESTS)}
@@ -289,8 +323,8 @@ def check_selftests(src, rev, tree, touched, patch_files, counts, name):
               if "tools/testing/selftests/mm/" + os.path.basename(k[0])
               in mine]
     if warned:
-        counts.fail(f"{name} [selftests]: {len(warned)} warning(s): "
-                    + warned[0])
+        fail(counts, f"{name} [selftests]: {len(warned)} warning(s): "
+             + warned[0])
     else:
         counts.passed += 1
         say(f"      selftests: {len(progs)} program(s) build")
@@ -326,8 +360,8 @@ def run_matrix(tree, patches, revs):
                 check_prefix(cfg, src, rev, objs, basew, warn, name)
                 builds[cfg.name].passed += 1
             except HarnessError as e:
-                builds[cfg.name].fail(
-                    f"{name} [{cfg.name}]: {str(e).splitlines()[0]}")
+                fail(builds[cfg.name],
+                     f"{name} [{cfg.name}]: {str(e).splitlines()[0]}")
             took = time.monotonic() - t0
             secs[cfg.name] += took
             say(f"    {cfg.name}: {took:.0f}s"

@@ -127,3 +127,57 @@ class MatrixTest(unittest.TestCase):
         finally:
             matrix.prepare = orig
         self.assertEqual((c.passed, c.total), (0, 0))
+
+    def test_configured_objects_from_a_dry_run(self):
+        """Kbuild compiles an unselected single target anyway (and fails,
+        or passes for nothing): whether a configuration builds an object
+        comes from make -n dir/ with the object removed, and an object it
+        does not build is never compiled."""
+        import subprocess
+        dry = ("make -f ../scripts/Makefile.build obj=mm need-builtin=1\n"
+               "  ccache gcc -Wp,-MMD,mm/.gup.o.d -nostdinc -c -o mm/gup.o "
+               "../mm/gup.c\n"
+               "  ccache gcc -Wp,-MMD,mm/.nommu.o.d -c -o mm/nommu.o;\n"
+               "  ccache gcc -c -o mm/tests/gup_kunit.o x.c\n"
+               "  ccache gcc -c -o mm/gup_test.o.tmp x.c\n"
+               ":\n")
+        calls = []
+
+        def fake(cfg, src, build, *targets, check=False):
+            calls.append(targets)
+            if targets[0] == "-n":
+                return subprocess.CompletedProcess(targets, 0, dry)
+            return subprocess.CompletedProcess(targets, 0, "")
+        orig = matrix._make
+        matrix._make = fake
+        try:
+            nommu = {c.name: c for c in matrix.CONFIGS}["nommu"]
+            with tempfile.TemporaryDirectory() as b:
+                os.makedirs(os.path.join(b, "mm/tests"))
+                with open(os.path.join(b, "mm/Makefile"), "w") as f:
+                    f.write("obj-y += gup.o\n")
+                stale = os.path.join(b, "mm/memory.o")
+                with open(stale, "w") as f:
+                    f.write("")
+                for obj, want in (("mm/gup.o", True), ("mm/nommu.o", True),
+                                  ("mm/memory.o", False),
+                                  ("mm/gup_test.o", False),
+                                  ("mm/tests/gup_kunit.o", True)):
+                    self.assertEqual(matrix.configured(nommu, b, b, obj),
+                                     want, obj)
+                # mm/tests has no Makefile: mm/Makefile lists gup_kunit.o
+                self.assertEqual(calls[-1], ("-n", "mm/"))
+                # removed first, so that Kbuild cannot print ":" for it
+                self.assertFalse(os.path.exists(stale))
+                calls.clear()
+                got = matrix.check_object(nommu, b, b, "mm/memory.o")
+                self.assertEqual(got,
+                                 (None, "not built by this configuration"))
+                self.assertEqual(calls, [("-n", "mm/")])    # no compile
+                calls.clear()
+                got, why = matrix.check_object(nommu, b, b, "mm/gup.o")
+                self.assertIsNone(why)
+                self.assertEqual(calls, [("-n", "mm/"),
+                                         ("W=1", "C=2", "mm/gup.o")])
+        finally:
+            matrix._make = orig

@@ -228,15 +228,16 @@ class BaseWarnings:
         cache = os.path.join(build_dir(src, cfg, "base"),
                              ".gupharness-w1.json")
         stored = json.loads(read(cache, "{}") or "{}")
-        # v2: whether the config builds obj comes from configured()
-        ident = f"v2 {self.tree.base_rev} {obj}"
+        # v3: whether the config builds obj comes from configured(), and a
+        # file the base does not have is an object it does not build
+        ident = f"v3 {self.tree.base_rev} {obj}"
         if ident in stored:
             got = stored[ident]
             result = None if got is None else collections.Counter(
                 {tuple(k.split("\0", 1)): n for k, n in got.items()})
         else:
             if not os.path.isfile(os.path.join(src, obj[:-2] + ".c")):
-                result = collections.Counter()
+                result = None   # a new file: the base builds no such object
             else:
                 if cfg.name not in self.prepared:
                     self.prepared[cfg.name] = prepare(
@@ -245,6 +246,7 @@ class BaseWarnings:
                                          obj)
             stored[ident] = None if result is None else {
                 "\0".join(k): n for k, n in result.items()}
+            os.makedirs(os.path.dirname(cache), exist_ok=True)
             write(cache, json.dumps(stored, indent=1) + "\n")
         self.memo[key] = result
         return result

@@ -181,3 +181,36 @@ class MatrixTest(unittest.TestCase):
                                          ("W=1", "C=2", "mm/gup.o")])
         finally:
             matrix._make = orig
+
+    def test_new_file_not_built_is_not_a_failure(self):
+        """A file the series adds (the KUnit suite) is an object the base
+        does not build; a configuration that does not build it either
+        (no KUnit) is not 'built on the base, not at this prefix'."""
+        import types
+        from gupharness.results import Counts
+        known = {c.name: c for c in matrix.CONFIGS}
+        obj = "mm/tests/gup_kunit.o"
+        with tempfile.TemporaryDirectory() as tmp:
+            base_src = os.path.join(tmp, "base")
+            src = os.path.join(tmp, "prefix")
+            os.makedirs(os.path.join(base_src, "mm"))
+            os.makedirs(os.path.join(src, "mm/tests"))
+            with open(os.path.join(src, "mm/tests/gup_kunit.c"), "w") as f:
+                f.write("\n")
+            tree = types.SimpleNamespace(checkout=base_src, base_rev="b" * 40)
+            basew = matrix.BaseWarnings(tree)
+            self.assertIsNone(basew.get(known["nommu"], obj))
+            orig = (matrix.check_object, matrix.prepare)
+            matrix.check_object = lambda *a: (None, "not built by this "
+                                                    "configuration")
+            matrix.prepare = lambda *a: self.fail("nommu is a full build")
+            try:
+                c = Counts()
+                matrix.check_prefix(known["nommu"], src, "HEAD", [obj],
+                                    basew, c, "0007-x.patch")
+            finally:
+                matrix.check_object, matrix.prepare = orig
+            self.assertEqual((c.failed, c.notes), (0, []))
+            # and a cached answer says the same
+            self.assertIsNone(matrix.BaseWarnings(tree).get(known["nommu"],
+                                                            obj))

@@ -276,3 +276,51 @@ def configured_build(src, kind, commit):
         raise HarnessError(f"make prepare ({kind}) failed:\n"
                            + "\n".join(proc.stdout.splitlines()[-20:]))
     return build
+
+
+def _makefile_dir(src, obj):
+    """The directory whose Makefile (or Kbuild) lists obj, with a trailing
+    slash: mm/tests/gup_kunit.o is listed in mm/Makefile."""
+    directory = os.path.dirname(obj)
+    while directory and not any(
+            os.path.isfile(os.path.join(src, directory, f))
+            for f in ("Makefile", "Kbuild")):
+        directory = os.path.dirname(directory)
+    return directory + "/"
+
+
+def built_objects(src, build, objs, arch=None):
+    """The objects among objs that the .config in build builds. Kbuild
+    compiles any single target it is asked for, selected or not (a !MMU
+    kernel would try mm/memory.o, allnoconfig fs/fuse/dev.o), so this asks
+    a dry run of each directory's build (make -n dir/, once per directory)
+    which prints an object's compile command if and only if its Makefile
+    selects it with this .config. Kbuild prints ":" for an object that is
+    up to date, so the objects are moved aside for the dry run and put
+    back after it, mtime intact: nothing is rebuilt or relinked for it."""
+    by_dir = {}
+    for obj in objs:
+        by_dir.setdefault(_makefile_dir(src, obj), []).append(obj)
+    built = set()
+    for directory, group in sorted(by_dir.items()):
+        aside = []
+        try:
+            for obj in group:
+                path = os.path.join(build, obj)
+                if os.path.exists(path):
+                    os.replace(path, path + ".gupharness-aside")
+                    aside.append(path)
+            proc = kmake(src, build, "-n", directory, check=False, arch=arch)
+        finally:
+            for path in aside:
+                os.replace(path + ".gupharness-aside", path)
+        if proc.returncode != 0:
+            raise HarnessError(f"make -n {directory}"
+                               + (f" (ARCH={arch})" if arch else "")
+                               + " failed: "
+                               + " | ".join(proc.stdout.splitlines()[-3:]))
+        for obj in group:
+            if re.search(r"(?:^|\s)-o " + re.escape(obj) + r"(?=\s|;|$)",
+                         proc.stdout, re.M):
+                built.add(obj)
+    return built

@@ -13,14 +13,13 @@ that another one #includes counts as its host); a patch that touches a
 header checks every object the series touches. Kbuild compiles any single
 target it is asked for, selected by the configuration or not (a !MMU
 kernel would try mm/memory.o), so whether a configuration builds an object
-is asked of a dry run of its directory's build; an object it does not
-build is reported as such, not as a pass. Warnings are compared as
+is asked of a dry run of its directory's build (kbuild.built_objects());
+an object it does not build is reported as such, not as a pass. Warnings are compared as
 (file, message) pairs without line numbers, so code moving is not new."""
 
 import collections
 import json
 import os
-import re
 import shutil
 import time
 
@@ -144,39 +143,22 @@ def for_config(cfg, obj):
     return parts[0] != "arch" or parts[1] == srcarch(cfg)
 
 
-def configured(cfg, src, build, obj):
-    """Whether the configuration builds obj. The object is removed, and a
-    dry run of the build of the directory whose Makefile lists it (make -n
-    dir/; mm/tests/gup_kunit.o is in mm/Makefile) then prints its compile
-    command if and only if that Makefile selects it with this .config
-    (Kbuild prints ":" for an object that is up to date, so it must not
-    be)."""
+def check_object(cfg, src, build, obj, built=None):
+    """W=1 and sparse (C=2) on one object, compiled afresh. Returns
+    (Counter, None), or (None, why) when the configuration does not build
+    it. built: the set kbuild.built_objects() gave for this build dir, if
+    the caller asked it for several objects at once."""
+    if built is None:
+        built = kbuild.built_objects(src, build, [obj], cfg.arch)
+    if obj not in built:
+        return None, "not built by this configuration"
+    # An object already compiled with W=1 (arm64 has no full build between
+    # two prefixes) would be up to date and print nothing; removed, it is
+    # compiled, and ccache replays the compiler's warnings.
     path = os.path.join(build, obj)
     if os.path.exists(path):
         os.unlink(path)
-    directory = os.path.dirname(obj)
-    while directory and not any(
-            os.path.isfile(os.path.join(src, directory, f))
-            for f in ("Makefile", "Kbuild")):
-        directory = os.path.dirname(directory)
-    directory += "/"
-    proc = _make(cfg, src, build, "-n", directory)
-    if proc.returncode != 0:
-        raise HarnessError(f"{cfg.name}: make -n {directory} failed: "
-                           + " | ".join(proc.stdout.splitlines()[-3:]))
-    return re.search(r"(?:^|\s)-o " + re.escape(obj) + r"(?=\s|;|$)",
-                     proc.stdout, re.M) is not None
-
-
-def check_object(cfg, src, build, obj):
-    """W=1 and sparse (C=2) on one object, compiled afresh (ccache replays
-    the compiler's warnings). Returns (Counter, None) or (None, why) when
-    the configuration does not build it."""
-    if not configured(cfg, src, build, obj):
-        return None, "not built by this configuration"
     proc = _make(cfg, src, build, "W=1", "C=2", obj)
-    if proc.returncode != 0 and "No rule to make target" in proc.stdout:
-        return None, "not built by this configuration"
     if proc.returncode != 0:
         lines = [line for line in proc.stdout.splitlines()
                  if "error" in line.lower()] or \
@@ -228,7 +210,7 @@ class BaseWarnings:
         cache = os.path.join(build_dir(src, cfg, "base"),
                              ".gupharness-w1.json")
         stored = json.loads(read(cache, "{}") or "{}")
-        # v3: whether the config builds obj comes from configured(), and a
+        # v3: whether the config builds obj comes from a dry run, and a
         # file the base does not have is an object it does not build
         ident = f"v3 {self.tree.base_rev} {obj}"
         if ident in stored:
@@ -267,8 +249,9 @@ def check_prefix(cfg, src, rev, objs, basew, counts, name):
         return      # nothing to check: no prepare (arm64) either
     build = build_dir(src, cfg, "bisect") if cfg.full else \
         prepare(cfg, src, "bisect", rev)
+    built = kbuild.built_objects(src, build, objs, cfg.arch)
     for obj in objs:
-        after, why = check_object(cfg, src, build, obj)
+        after, why = check_object(cfg, src, build, obj, built)
         before = basew.get(cfg, obj)
         if after is None:
             if before is not None:

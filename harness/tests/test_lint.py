@@ -28,5 +28,43 @@ class IncludedCFilesTest(unittest.TestCase):
             self.assertEqual(lint.included_c_files(src, ["a.c"]), {})
 
 
+class SparseSelectionTest(unittest.TestCase):
+    def test_a_file_the_config_does_not_build_is_not_compiled(self):
+        """Kbuild compiles an unselected single target all the same: a
+        file the .config does not build is a skip, asked of a dry run,
+        never a sparse run on a file the kernel does not contain."""
+        import subprocess
+        from gupharness import kbuild
+        calls = []
+
+        def fake(src, build, *targets, check=False, arch=None, **kw):
+            calls.append(targets)
+            text = ""
+            if targets[0] == "-n":
+                text = "  gcc -c -o fs/nfs/direct.o ../fs/nfs/direct.c\n"
+            elif targets[-1] == "fs/nfs/direct.o":
+                text = ("../fs/nfs/direct.c:5:1: warning: symbol 'x' was "
+                        "not declared. Should it be static?\n")
+            return subprocess.CompletedProcess(targets, 0, text)
+        orig = kbuild.kmake
+        kbuild.kmake = fake
+        try:
+            with tempfile.TemporaryDirectory() as src:
+                os.makedirs(os.path.join(src, "fs/nfs"))
+                open(os.path.join(src, "fs/nfs/Makefile"), "w").close()
+                got, proc = lint._sparse(src, src, "fs/nfs/inode.c",
+                                         {"fs/nfs/inode.c"})
+                self.assertIsNone(got)
+                self.assertEqual(calls, [("-n", "fs/nfs/")])
+                calls.clear()
+                got, proc = lint._sparse(src, src, "fs/nfs/direct.c",
+                                         {"fs/nfs/direct.c"})
+                self.assertEqual(calls, [("-n", "fs/nfs/"),
+                                         ("C=2", "fs/nfs/direct.o")])
+                self.assertEqual(sum(got.values()), 1)
+        finally:
+            kbuild.kmake = orig
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -131,9 +131,10 @@ class MatrixTest(unittest.TestCase):
     def test_configured_objects_from_a_dry_run(self):
         """Kbuild compiles an unselected single target anyway (and fails,
         or passes for nothing): whether a configuration builds an object
-        comes from make -n dir/ with the object removed, and an object it
-        does not build is never compiled."""
+        comes from one make -n dir/ per directory with the objects moved
+        aside, and an object it does not build is never compiled."""
         import subprocess
+        from gupharness import kbuild
         dry = ("make -f ../scripts/Makefile.build obj=mm need-builtin=1\n"
                "  ccache gcc -Wp,-MMD,mm/.gup.o.d -nostdinc -c -o mm/gup.o "
                "../mm/gup.c\n"
@@ -142,45 +143,63 @@ class MatrixTest(unittest.TestCase):
                "  ccache gcc -c -o mm/gup_test.o.tmp x.c\n"
                ":\n")
         calls = []
+        with tempfile.TemporaryDirectory() as b:
+            gup = os.path.join(b, "mm/gup.o")
+            stale = os.path.join(b, "mm/memory.o")
 
-        def fake(cfg, src, build, *targets, check=False):
-            calls.append(targets)
-            if targets[0] == "-n":
-                return subprocess.CompletedProcess(targets, 0, dry)
-            return subprocess.CompletedProcess(targets, 0, "")
-        orig = matrix._make
-        matrix._make = fake
-        try:
-            nommu = {c.name: c for c in matrix.CONFIGS}["nommu"]
-            with tempfile.TemporaryDirectory() as b:
+            def fake(src, build, *targets, check=False, arch=None, **kw):
+                calls.append((targets, arch, os.path.exists(gup),
+                              os.path.exists(stale)))
+                if targets[0] == "-n":
+                    return subprocess.CompletedProcess(targets, 0, dry)
+                return subprocess.CompletedProcess(targets, 0, "")
+            orig = kbuild.kmake
+            kbuild.kmake = fake
+            try:
+                nommu = {c.name: c for c in matrix.CONFIGS}["nommu"]
                 os.makedirs(os.path.join(b, "mm/tests"))
                 with open(os.path.join(b, "mm/Makefile"), "w") as f:
                     f.write("obj-y += gup.o\n")
-                stale = os.path.join(b, "mm/memory.o")
-                with open(stale, "w") as f:
-                    f.write("")
-                for obj, want in (("mm/gup.o", True), ("mm/nommu.o", True),
-                                  ("mm/memory.o", False),
-                                  ("mm/gup_test.o", False),
-                                  ("mm/tests/gup_kunit.o", True)):
-                    self.assertEqual(matrix.configured(nommu, b, b, obj),
-                                     want, obj)
-                # mm/tests has no Makefile: mm/Makefile lists gup_kunit.o
-                self.assertEqual(calls[-1], ("-n", "mm/"))
-                # removed first, so that Kbuild cannot print ":" for it
-                self.assertFalse(os.path.exists(stale))
+                for path in (gup, stale):
+                    with open(path, "w") as f:
+                        f.write("")
+                    os.utime(path, (1000, 1000))
+                objs = ["mm/gup.o", "mm/nommu.o", "mm/memory.o",
+                        "mm/gup_test.o", "mm/tests/gup_kunit.o"]
+                got = kbuild.built_objects(b, b, objs, "arm")
+                self.assertEqual(got, {"mm/gup.o", "mm/nommu.o",
+                                       "mm/tests/gup_kunit.o"})
+                # one dry run for mm/ (its Makefile lists gup_kunit.o),
+                # with the objects aside, so that Kbuild cannot print ":"
+                self.assertEqual(calls, [(("-n", "mm/"), "arm", False,
+                                          False)])
+                # and put back untouched: nothing is relinked for it
+                for path in (gup, stale):
+                    self.assertEqual(os.stat(path).st_mtime, 1000)
                 calls.clear()
                 got = matrix.check_object(nommu, b, b, "mm/memory.o")
                 self.assertEqual(got,
                                  (None, "not built by this configuration"))
-                self.assertEqual(calls, [("-n", "mm/")])    # no compile
+                self.assertEqual([c[0] for c in calls],
+                                 [("-n", "mm/")])    # no compile
                 calls.clear()
-                got, why = matrix.check_object(nommu, b, b, "mm/gup.o")
+                got, why = matrix.check_object(nommu, b, b, "mm/gup.o",
+                                               {"mm/gup.o"})
                 self.assertIsNone(why)
-                self.assertEqual(calls, [("-n", "mm/"),
-                                         ("W=1", "C=2", "mm/gup.o")])
-        finally:
-            matrix._make = orig
+                # no second dry run; an up-to-date object (compiled with
+                # W=1 at an earlier prefix) is removed, so it compiles
+                self.assertEqual(calls, [(("W=1", "C=2", "mm/gup.o"), "arm",
+                                          False, True)])
+
+                def failing(src, build, *targets, **kw):
+                    return subprocess.CompletedProcess(targets, 2,
+                                                       "make: *** boom\n")
+                kbuild.kmake = failing
+                with self.assertRaises(HarnessError):
+                    kbuild.built_objects(b, b, ["mm/gup.o"])
+                self.assertTrue(os.path.exists(stale))
+            finally:
+                kbuild.kmake = orig
 
     def test_new_file_not_built_is_not_a_failure(self):
         """A file the series adds (the KUnit suite) is an object the base
@@ -200,16 +219,20 @@ class MatrixTest(unittest.TestCase):
             tree = types.SimpleNamespace(checkout=base_src, base_rev="b" * 40)
             basew = matrix.BaseWarnings(tree)
             self.assertIsNone(basew.get(known["nommu"], obj))
-            orig = (matrix.check_object, matrix.prepare)
+            from gupharness import kbuild
+            orig = (matrix.check_object, matrix.prepare,
+                    kbuild.built_objects)
             matrix.check_object = lambda *a: (None, "not built by this "
                                                     "configuration")
             matrix.prepare = lambda *a: self.fail("nommu is a full build")
+            kbuild.built_objects = lambda *a: set()
             try:
                 c = Counts()
                 matrix.check_prefix(known["nommu"], src, "HEAD", [obj],
                                     basew, c, "0007-x.patch")
             finally:
-                matrix.check_object, matrix.prepare = orig
+                (matrix.check_object, matrix.prepare,
+                 kbuild.built_objects) = orig
             self.assertEqual((c.failed, c.notes), (0, []))
             # and a cached answer says the same
             self.assertIsNone(matrix.BaseWarnings(tree).get(known["nommu"],

@@ -286,7 +286,17 @@ def _makefile_dir(src, obj):
             os.path.isfile(os.path.join(src, directory, f))
             for f in ("Makefile", "Kbuild")):
         directory = os.path.dirname(directory)
+    if not directory:
+        raise HarnessError(f"{obj}: no Makefile or Kbuild in any of its "
+                           f"directories under {src}")
     return directory + "/"
+
+
+# obj-y in mm/Makefile with no condition: every configuration builds it.
+# Not finding it in a dry run means the parser no longer matches Kbuild's
+# output, and every object would pass as "not built".
+ALWAYS_BUILT = "mm/gup.o"
+ASIDE = ".gupharness-aside"
 
 
 def built_objects(src, build, objs, arch=None):
@@ -308,12 +318,17 @@ def built_objects(src, build, objs, arch=None):
             for obj in group:
                 path = os.path.join(build, obj)
                 if os.path.exists(path):
-                    os.replace(path, path + ".gupharness-aside")
+                    os.replace(path, path + ASIDE)
                     aside.append(path)
+                elif os.path.exists(path + ASIDE):
+                    os.unlink(path + ASIDE)     # left by a killed run
             proc = kmake(src, build, "-n", directory, check=False, arch=arch)
         finally:
             for path in aside:
-                os.replace(path + ".gupharness-aside", path)
+                try:
+                    os.replace(path + ASIDE, path)
+                except OSError:
+                    pass    # missing: Kbuild compiles it again, no harm
         if proc.returncode != 0:
             raise HarnessError(f"make -n {directory}"
                                + (f" (ARCH={arch})" if arch else "")
@@ -323,4 +338,8 @@ def built_objects(src, build, objs, arch=None):
             if re.search(r"(?:^|\s)-o " + re.escape(obj) + r"(?=\s|;|$)",
                          proc.stdout, re.M):
                 built.add(obj)
+    if ALWAYS_BUILT in objs and ALWAYS_BUILT not in built:
+        raise HarnessError(f"make -n found no compile of {ALWAYS_BUILT}, "
+                           "which every configuration builds: the dry "
+                           "run's output is not what this parser reads")
     return built

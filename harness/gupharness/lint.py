@@ -8,7 +8,8 @@ import re
 
 from . import kbuild, series
 from .results import Counts
-from .util import compiler_messages, read, repo_root, run, say, stage
+from .util import (HarnessError, compiler_messages, read, repo_root, run,
+                   say, stage)
 
 EXCEPTIONS = os.path.join(repo_root(), "harness", "lint-exceptions")
 
@@ -54,14 +55,17 @@ def checkpatch(src, patches):
     return c
 
 
-def _sparse(src, build, cfile, wanted, arch=None):
+def _sparse(src, build, cfile, wanted, arch=None, built=None):
     """Sparse messages for one .c file, as a Counter of (file, text) for
     the files in `wanted` (the .c and the touched headers), so that line
     shifts between base and patched do not matter. None when this config
     does not build the file (Kbuild would compile it all the same, so
-    kbuild.built_objects() asks a dry run)."""
+    kbuild.built_objects() asks a dry run; `built` is its answer for
+    several files at once)."""
     obj = cfile[:-2] + ".o"
-    if obj not in kbuild.built_objects(src, build, [obj], arch):
+    if built is None:
+        built = kbuild.built_objects(src, build, [obj], arch)
+    if obj not in built:
         return None, None
     # C=2 runs sparse whether or not the object is up to date
     proc = kbuild.kmake(src, build, "C=2", obj, check=False, arch=arch)
@@ -110,9 +114,24 @@ def sparse(tree, base_src, patched_src, head, touched):
     base_build = kbuild.configured_build(base_src, "base", tree.base_rev)
     patched_build = kbuild.configured_build(patched_src, "patched", head)
     cross = {}
+    selected = {}
+
+    def arch_of(f):
+        return f.split("/")[1] if f.startswith("arch/") else "x86"
+
+    def built(src, build, arch):
+        """What this build dir's .config builds among the files: one dry
+        run per directory and build dir."""
+        if build not in selected:
+            objs = [f[:-2] + ".o" for f in files if arch_of(f) == arch
+                    and os.path.isfile(os.path.join(src, f))]
+            selected[build] = kbuild.built_objects(
+                src, build, objs, None if arch == "x86" else arch)
+        return selected[build]
+
     for f in files:
         wanted = headers | {f} | {p for p, h in parts.items() if h == f}
-        arch = f.split("/")[1] if f.startswith("arch/") else "x86"
+        arch = arch_of(f)
         pb, bb = patched_build, base_build
         if arch != "x86":
             if arch not in cross:
@@ -125,8 +144,13 @@ def sparse(tree, base_src, patched_src, head, touched):
                 c.skipped += 1
                 say(f"    sparse {f}: no {arch} cross compiler (skipped)")
                 continue
-        after, proc = _sparse(patched_src, pb, f, wanted,
-                              None if arch == "x86" else arch)
+        karch = None if arch == "x86" else arch
+        try:
+            after, proc = _sparse(patched_src, pb, f, wanted, karch,
+                                  built(patched_src, pb, arch))
+        except HarnessError as e:
+            c.fail(f"sparse {f}: {str(e).splitlines()[0]}")
+            continue
         if after is None:
             c.skipped += 1
             say(f"    sparse {f}: not built by the {arch} config (skipped)")
@@ -137,8 +161,12 @@ def sparse(tree, base_src, patched_src, head, touched):
             continue
         before = collections.Counter()
         if os.path.isfile(os.path.join(base_src, f)):
-            got, _ = _sparse(base_src, bb, f, wanted,
-                             None if arch == "x86" else arch)
+            try:
+                got, _ = _sparse(base_src, bb, f, wanted, karch,
+                                 built(base_src, bb, arch))
+            except HarnessError as e:
+                c.fail(f"sparse {f} (base): {str(e).splitlines()[0]}")
+                continue
             before = got or collections.Counter()
         new = [(k, n - before.get(k, 0)) for k, n in after.items()
                if n > before.get(k, 0)]

@@ -12,9 +12,10 @@ A patch's objects are the .o files of the .c files it touches (a .c file
 that another one #includes counts as its host); a patch that touches a
 header checks every object the series touches. Kbuild compiles any single
 target it is asked for, selected by the configuration or not (a !MMU
-kernel would try mm/memory.o), so whether a configuration builds an object
-is asked of a dry run of its directory's build (kbuild.built_objects());
-an object it does not build is reported as such, not as a pass. Warnings are compared as
+kernel would try mm/memory.o), so whether a configuration builds an
+object is asked of a dry run of its directory's build
+(kbuild.built_objects()); an object it does not build is reported as
+such, not as a pass. Warnings are compared as
 (file, message) pairs without line numbers, so code moving is not new."""
 
 import collections

@@ -94,9 +94,14 @@ def run(cmd, cwd=None, check=True, capture=False, env_extra=None,
     if not quiet and env("V") == "1":
         say(f"    $ {quote(cmd)}" + (f"   (in {cwd})" if cwd else ""))
     try:
+        # no terminal to read from: a make that would prompt (syncconfig
+        # on a new symbol) reads EOF instead of hanging with its prompt
+        # captured
+        stdin = {"input": input_text} if input_text is not None else \
+            {"stdin": subprocess.DEVNULL}
         proc = subprocess.run(
             [str(c) for c in cmd], cwd=cwd, env=environ, text=True,
-            input=input_text,
+            **stdin,
             stdout=subprocess.PIPE if capture or check else None,
             stderr=subprocess.STDOUT if capture or check else None)
     except FileNotFoundError:
@@ -143,6 +148,7 @@ def run_logged(cmd, log_path, label, cwd=None, env_extra=None,
         log.write(f"$ {quote(cmd)}\n")
         log.flush()
         proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=environ,
+                                stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True,
                                 errors="replace")

@@ -65,6 +65,58 @@ class SparseSelectionTest(unittest.TestCase):
         finally:
             kbuild.kmake = orig
 
+    def test_one_dry_run_per_directory_and_build(self):
+        """sparse() asks each build dir (base, patched) once which of the
+        touched files its .config builds; a dry run that fails is a
+        failed row, not the end of make check."""
+        import subprocess
+        import types
+        from gupharness import kbuild
+        calls = []
+
+        def fake(src, build, *targets, check=False, arch=None, **kw):
+            calls.append((os.path.basename(build), targets))
+            if targets[0] == "-n":
+                return subprocess.CompletedProcess(targets, 0, (
+                    "  gcc -c -o mm/gup.o ../mm/gup.c\n"
+                    "  gcc -c -o fs/splice.o ../fs/splice.c\n"))
+            return subprocess.CompletedProcess(targets, 0, "")
+        orig = (kbuild.kmake, kbuild.configured_build)
+        kbuild.kmake = fake
+        kbuild.configured_build = lambda src, kind, rev: \
+            os.path.join(src, ".build-" + kind)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                srcs = []
+                for kind in ("base", "patched"):
+                    src = os.path.join(tmp, kind)
+                    for d in ("mm", "fs"):
+                        os.makedirs(os.path.join(src, d))
+                        open(os.path.join(src, d, "Makefile"), "w").close()
+                    for f in ("mm/gup.c", "mm/memory.c", "fs/splice.c"):
+                        open(os.path.join(src, f), "w").close()
+                    srcs.append(src)
+                touched = {f: ("M", None) for f in
+                           ("mm/gup.c", "mm/memory.c", "fs/splice.c")}
+                tree = types.SimpleNamespace(base_rev="b" * 40)
+                c, files = lint.sparse(tree, srcs[0], srcs[1], "HEAD",
+                                       touched)
+                self.assertEqual((c.passed, c.skipped, c.failed), (2, 1, 0))
+                dry = sorted(x for x in calls if x[1][0] == "-n")
+                self.assertEqual(dry, [(".build-base", ("-n", "fs/")),
+                                       (".build-base", ("-n", "mm/")),
+                                       (".build-patched", ("-n", "fs/")),
+                                       (".build-patched", ("-n", "mm/"))])
+                self.assertNotIn((".build-patched", ("C=2", "mm/memory.o")),
+                                 calls)
+                kbuild.kmake = lambda src, build, *t, **kw: \
+                    subprocess.CompletedProcess(t, 2, "make: *** boom\n")
+                c, files = lint.sparse(tree, srcs[0], srcs[1], "HEAD",
+                                       touched)
+                self.assertEqual((c.passed, c.failed), (0, 3))
+        finally:
+            kbuild.kmake, kbuild.configured_build = orig
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -191,15 +191,85 @@ class MatrixTest(unittest.TestCase):
                 self.assertEqual(calls, [(("W=1", "C=2", "mm/gup.o"), "arm",
                                           False, True)])
 
+                # a dry run that fails, or is interrupted, raises and
+                # puts the object back all the same
+                seen = []
+
                 def failing(src, build, *targets, **kw):
+                    seen.append(os.path.exists(gup))
                     return subprocess.CompletedProcess(targets, 2,
                                                        "make: *** boom\n")
-                kbuild.kmake = failing
+
+                def interrupted(src, build, *targets, **kw):
+                    seen.append(os.path.exists(gup))
+                    raise KeyboardInterrupt
+                for make, exc in ((failing, HarnessError),
+                                  (interrupted, KeyboardInterrupt)):
+                    with open(gup, "w") as f:
+                        f.write("")
+                    os.utime(gup, (1000, 1000))
+                    kbuild.kmake = make
+                    with self.assertRaises(exc):
+                        kbuild.built_objects(b, b, ["mm/gup.o"])
+                    self.assertEqual(seen.pop(), False)
+                    self.assertEqual(os.stat(gup).st_mtime, 1000)
+                    self.assertFalse(os.path.exists(gup + kbuild.ASIDE))
+                # a file left aside by a killed run does not stay
+                os.replace(gup, gup + kbuild.ASIDE)
+                kbuild.kmake = fake
+                kbuild.built_objects(b, b, ["mm/gup.o"])
+                self.assertFalse(os.path.exists(gup + kbuild.ASIDE))
+                # a dry run that shows no compile of mm/gup.o, which every
+                # configuration builds, is a parser that no longer matches
+                kbuild.kmake = lambda src, build, *t, **kw: \
+                    subprocess.CompletedProcess(t, 0, "  CC mm/gup.o\n")
                 with self.assertRaises(HarnessError):
-                    kbuild.built_objects(b, b, ["mm/gup.o"])
-                self.assertTrue(os.path.exists(stale))
+                    kbuild.built_objects(b, b, ["mm/gup.o", "mm/nommu.o"])
+                self.assertEqual(kbuild.built_objects(b, b, ["mm/nommu.o"]),
+                                 set())
+                with self.assertRaises(HarnessError):
+                    kbuild.built_objects(b, b, ["gup.o"])   # no Makefile
             finally:
                 kbuild.kmake = orig
+
+    def test_one_dry_run_per_prefix(self):
+        """check_prefix asks kbuild.built_objects() once for all of the
+        prefix's objects and hands its answer to every check."""
+        from gupharness import kbuild
+        from gupharness.results import Counts
+        known = {c.name: c for c in matrix.CONFIGS}
+        objs = ["fs/splice.o", "mm/gup.o", "mm/memory.o"]
+        asked, checked = [], []
+        basew = type("B", (), {"get": lambda self, cfg, o: None})()
+
+        def built_objects(src, build, got, arch=None):
+            asked.append((list(got), arch))
+            return {"mm/gup.o", "fs/splice.o"}
+
+        def check_object(cfg, src, build, obj, built=None):
+            checked.append((obj, built))
+            return (None, "not built by this configuration") \
+                if obj not in built else (matrix.collections.Counter(),
+                                          None)
+        orig = (kbuild.built_objects, matrix.check_object)
+        kbuild.built_objects, matrix.check_object = built_objects, \
+            check_object
+        try:
+            with tempfile.TemporaryDirectory() as src:
+                for o in objs:
+                    os.makedirs(os.path.join(src, os.path.dirname(o)),
+                                exist_ok=True)
+                    open(os.path.join(src, o[:-2] + ".c"), "w").close()
+                c = Counts()
+                matrix.check_prefix(known["x86-allno"], src, "HEAD", objs,
+                                    basew, c, "0003-x.patch")
+        finally:
+            kbuild.built_objects, matrix.check_object = orig
+        self.assertEqual(asked, [(objs, "x86_64")])
+        self.assertEqual([o for o, _ in checked], objs)
+        self.assertTrue(all(b == {"mm/gup.o", "fs/splice.o"}
+                            for _, b in checked))
+        self.assertEqual((c.passed, c.failed), (2, 0))
 
     def test_new_file_not_built_is_not_a_failure(self):
         """A file the series adds (the KUnit suite) is an object the base
@@ -225,7 +295,12 @@ class MatrixTest(unittest.TestCase):
             matrix.check_object = lambda *a: (None, "not built by this "
                                                     "configuration")
             matrix.prepare = lambda *a: self.fail("nommu is a full build")
-            kbuild.built_objects = lambda *a: set()
+            asked = []
+
+            def built_objects(*a):
+                asked.append(a)
+                return set()
+            kbuild.built_objects = built_objects
             try:
                 c = Counts()
                 matrix.check_prefix(known["nommu"], src, "HEAD", [obj],
@@ -234,6 +309,7 @@ class MatrixTest(unittest.TestCase):
                 (matrix.check_object, matrix.prepare,
                  kbuild.built_objects) = orig
             self.assertEqual((c.failed, c.notes), (0, []))
+            self.assertEqual(len(asked), 1)
             # and a cached answer says the same
             self.assertIsNone(matrix.BaseWarnings(tree).get(known["nommu"],
                                                             obj))

@@ -145,29 +145,29 @@ def sparse(tree, base_src, patched_src, head, touched):
                 say(f"    sparse {f}: no {arch} cross compiler (skipped)")
                 continue
         karch = None if arch == "x86" else arch
+        which = "patched"
         try:
             after, proc = _sparse(patched_src, pb, f, wanted, karch,
                                   built(patched_src, pb, arch))
-        except HarnessError as e:
-            c.fail(f"sparse {f}: {str(e).splitlines()[0]}")
-            continue
-        if after is None:
-            c.skipped += 1
-            say(f"    sparse {f}: not built by the {arch} config (skipped)")
-            continue
-        if proc.returncode != 0:
-            c.fail(f"sparse {f}: build failed: "
-                   + (proc.stdout.strip().splitlines() or ["?"])[-1][:200])
-            continue
-        before = collections.Counter()
-        if os.path.isfile(os.path.join(base_src, f)):
-            try:
+            if after is None:
+                c.skipped += 1
+                say(f"    sparse {f}: not built by the {arch} config "
+                    "(skipped)")
+                continue
+            if proc.returncode != 0:
+                c.fail(f"sparse {f}: build failed: "
+                       + (proc.stdout.strip().splitlines() or ["?"])[-1]
+                       [:200])
+                continue
+            before = collections.Counter()
+            if os.path.isfile(os.path.join(base_src, f)):
+                which = "base"
                 got, _ = _sparse(base_src, bb, f, wanted, karch,
                                  built(base_src, bb, arch))
-            except HarnessError as e:
-                c.fail(f"sparse {f} (base): {str(e).splitlines()[0]}")
-                continue
-            before = got or collections.Counter()
+                before = got or before
+        except HarnessError as e:
+            c.fail(f"sparse {f} ({which}): {str(e).splitlines()[0]}")
+            continue
         new = [(k, n - before.get(k, 0)) for k, n in after.items()
                if n > before.get(k, 0)]
         if new:

@@ -7,7 +7,7 @@ H = PYTHON=$(PYTHON) harness/gup
 
 # Settings, passed to the harness through the environment.
 export KIND KSRC PATCHES SUITES GROUP DEMOS ACCEL BOOT_TIMEOUT GUEST_TIMEOUT JOBS CACHE \
-	MEM SMP MOVABLECORE APPEND FORCE CONFIG_EXTRA BASE_VERSION V MATRIX BENCH_ROUNDS
+	MEM SMP MOVABLECORE APPEND FORCE CONFIG_EXTRA BASE BASE_VERSION V MATRIX BENCH_ROUNDS
 
 .PHONY: all check tree export verify lint bisect shell bench base build debug regress \
 	base-run selftest demo-failures deps help clean docs
@@ -72,7 +72,7 @@ help: ## this list
 		sed -e 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
 	@echo "Variables: KSRC=/path/to/linux (apply onto your git tree), \
 SUITES=a,b, ACCEL=kvm|tcg, BOOT_TIMEOUT=s, GUEST_TIMEOUT=s, JOBS=n, \
-CACHE=dir, PATCHES=dir, V=1"
+CACHE=dir, PATCHES=dir, BASE=6.12|7.3, V=1"
 
 clean: ## remove run output (out/); the base cache and ccache stay
 	rm -rf out

@@ -1,6 +1,12 @@
-"""The base tree: Debian's linux-source-6.12, unpacked once into a cached git
+"""The base tree: Debian's linux-source-X.Y, unpacked once into a cached git
 repository with a deterministic base commit and a tag, or the user's own
 kernel tree (KSRC=) cloned with --shared so their checkout is never touched.
+
+BASES names each base once: its package, the version the series is
+written against, and the Debian suite that carries it. A suite the
+machine's apt does not list (experimental) is reached through a sources
+list and lists directory of the harness's own, under the cache; the
+machine's apt configuration is only read.
 """
 
 import glob
@@ -13,8 +19,34 @@ import tempfile
 from .util import (HarnessError, cache_dir, caller_path, env, out, read,
                    run, say, sha256_file, stage, warn_loud, write)
 
-PACKAGE = "linux-source-6.12"
-PINNED_VERSION = "6.12.117-1~deb12u1"
+# name -> (package, pinned version, suite, folder). suite None: the
+# machine's own apt sources carry it. folder: where the series for that
+# base lives in this repository (its patches/, post-series copies and
+# tree/), "" for the top. Moving a base to a new -rc or release is a change
+# of its version here (and BASE_DEFAULT to move the default).
+BASES = {
+    "6.12": ("linux-source-6.12", "6.12.117-1~deb12u1", None, ""),
+    "7.3": ("linux-source-7.3", "7.3~rc7-1~exp1", "experimental",
+            "mainline"),
+}
+BASE_DEFAULT = "6.12"
+MACHINE_SOURCES = "/etc/apt/sources.list.d/debian.sources"
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+
+def selected():
+    """(name, package, pinned version, suite) of the base BASE= names."""
+    name = env("BASE", BASE_DEFAULT)
+    if name not in BASES:
+        raise HarnessError(f"BASE={name}: not a known base; known: "
+                           + ", ".join(sorted(BASES)))
+    return (name, *BASES[name][:3])
+
+
+def series_folder():
+    """The folder of this repository that holds the selected base's series
+    ("" for the top)."""
+    return BASES[selected()[0]][3]
 
 # Files in the cached base that the harness itself creates and git ignores.
 LOCAL_EXCLUDES = [".build*/", "/.gupharness*"]
@@ -44,18 +76,74 @@ def _git(repo, *args, **kw):
     return run(["git", "-C", repo, *args], **kw)
 
 
-def _available_versions():
-    text = out(["apt-cache", "madison", PACKAGE])
+def debian_mirror(path=MACHINE_SOURCES):
+    """The Debian mirror URI of the machine's deb822 sources file: the
+    first stanza of Types deb whose Suites are not -security ones."""
+    text = read(path)
+    if text is None:
+        raise HarnessError(f"{path} is missing: no Debian mirror to take "
+                           "the base from")
+    for stanza in re.split(r"\n\s*\n", text):
+        fields = {}
+        for line in stanza.splitlines():
+            m = re.match(r"^([A-Za-z-]+):\s*(.*)$", line)
+            if m:
+                fields[m.group(1).lower()] = m.group(2).split()
+        if "deb" not in fields.get("types", []):
+            continue
+        if any(x.endswith("-security") for x in fields.get("suites", [])):
+            continue
+        if fields.get("uris"):
+            return fields["uris"][0].rstrip("/")
+    raise HarnessError(f"{path}: no Debian (non-security) deb stanza")
+
+
+def apt_options(suite):
+    """apt-get/apt-cache options reaching `suite`; [] for the machine's own
+    sources. The private list is refreshed (apt-get update) once per run."""
+    if suite is None:
+        return []
+    root = os.path.join(cache_dir(), "apt", suite)
+    lists = os.path.join(root, "lists")
+    os.makedirs(os.path.join(lists, "partial"), exist_ok=True)
+    os.makedirs(os.path.join(root, "cache", "archives", "partial"),
+                exist_ok=True)
+    sources = os.path.join(root, "sources.list")
+    write(sources, f"deb [signed-by={KEYRING}] {debian_mirror()} "
+          f"{suite} main\n")
+    opts = ["-o", f"Dir::Etc::sourcelist={sources}",
+            "-o", "Dir::Etc::sourceparts=/dev/null",
+            "-o", f"Dir::State::Lists={lists}",
+            "-o", f"Dir::Cache={os.path.join(root, 'cache')}",
+            # the cache belongs to the user running the harness: apt's
+            # _apt sandbox user cannot write there
+            "-o", "APT::Sandbox::User=root"]
+    if root not in _UPDATED:
+        proc = run(["apt-get", *opts, "-q", "update"], capture=True,
+                   check=False)
+        if proc.returncode != 0 or re.search(r"^(W|E): ", proc.stdout,
+                                             re.M):
+            raise HarnessError(f"apt-get update of {suite} failed:\n"
+                               + proc.stdout.strip()[-800:])
+        _UPDATED.add(root)
+    return opts
+
+
+_UPDATED = set()
+
+
+def _available_versions(package, suite):
+    text = out(["apt-cache", *apt_options(suite), "madison", package])
     versions = []
     for line in text.splitlines():
         parts = [p.strip() for p in line.split("|")]
-        if len(parts) >= 2 and parts[0] == PACKAGE:
+        if len(parts) >= 2 and parts[0] == package:
             versions.append(parts[1])
     return versions
 
 
 def _newest(versions):
-    """Debian version order (dpkg --compare-versions), newest of the 6.12s."""
+    """Debian version order (dpkg --compare-versions), the newest."""
     import functools
 
     def cmp(a, b):
@@ -66,34 +154,36 @@ def _newest(versions):
     return sorted(versions, key=functools.cmp_to_key(cmp))[-1]
 
 
-def _download(version, dest):
-    """apt-get download the package; fall back loudly to the newest 6.12."""
+def _download(package, version, suite, dest):
+    """apt-get download the package; fall back loudly to the newest one of
+    the same package (the next -rc, the release, a stable update)."""
     os.makedirs(dest, exist_ok=True)
     for old in glob.glob(os.path.join(dest, "*.deb")):
         os.unlink(old)
-    proc = run(["apt-get", "download", f"{PACKAGE}={version}"], cwd=dest,
-               check=False, capture=True)
+    opts = apt_options(suite)
+    proc = run(["apt-get", *opts, "download", f"{package}={version}"],
+               cwd=dest, check=False, capture=True)
     if proc.returncode != 0:
         say(proc.stdout.strip())
-        versions = _available_versions()
+        versions = _available_versions(package, suite)
         if not versions:
             raise HarnessError(
-                f"apt cannot find {PACKAGE} at all (did apt-get update run? "
+                f"apt cannot find {package} at all (did apt-get update run? "
                 "is Debian's archive reachable?)")
         newest = _newest(versions)
-        warn_loud(f"{PACKAGE} {version} is no longer in the archive; using "
-                  f"the newest 6.12 package, {newest}, instead. Line numbers "
-                  "in shared/SERIES.md may be off and the series may not "
-                  "apply.")
+        warn_loud(f"{package} {version} is no longer in the archive; using "
+                  f"the newest {package} package, {newest}, instead. The "
+                  "series may not apply; the base commit id changes.")
         version = newest
-        run(["apt-get", "download", f"{PACKAGE}={version}"], cwd=dest)
+        run(["apt-get", *opts, "download", f"{package}={version}"],
+            cwd=dest)
     debs = glob.glob(os.path.join(dest, "*.deb"))
     if len(debs) != 1:
         raise HarnessError(f"expected one .deb in {dest}, found {debs}")
     return version, debs[0]
 
 
-def _unpack(deb, repo, version):
+def _unpack(deb, repo, package, version):
     """Unpack the tarball inside the .deb into repo and commit it."""
     tmp = tempfile.mkdtemp(prefix="unpack.", dir=os.path.dirname(repo))
     try:
@@ -135,7 +225,7 @@ def _unpack(deb, repo, version):
         "GIT_AUTHOR_DATE": f"{mtime} +0000",
         "GIT_COMMITTER_DATE": f"{mtime} +0000",
     }
-    msg = (f"Debian {PACKAGE} {version}\n\n"
+    msg = (f"Debian {package} {version}\n\n"
            f"Unpacked from {os.path.basename(deb)}\n"
            f"sha256 {deb_sha}\n")
     run(["git", "-C", repo, "-c", "commit.gpgsign=false", "commit", "-q",
@@ -145,30 +235,33 @@ def _unpack(deb, repo, version):
 
 
 def debian_base():
-    """Return the cached Debian base Tree, creating it if needed."""
-    version = env("BASE_VERSION", PINNED_VERSION)
+    """Return the cached Debian base Tree (BASE=), creating it if needed."""
+    name, package, pinned, suite = selected()
+    version = env("BASE_VERSION", pinned)
     root = os.path.join(cache_dir(), "base")
     os.makedirs(root, exist_ok=True)
-    stamp_path = os.path.join(root, "current")
+    stamp_path = os.path.join(root, f"current-{package}")
     stamp = read(stamp_path, "").split()
     # stamp: <version> <repo dir> <commit>
     if len(stamp) == 3 and (stamp[0] == version or env("BASE_VERSION") is None):
         ver, repo, commit = stamp
         if _valid(repo, ver, commit):
-            if ver != PINNED_VERSION:
+            if ver != pinned:
                 warn_loud(f"the cached base is {ver}, not the pinned "
-                          f"{PINNED_VERSION}")
-            return Tree(repo, commit, f"Debian {PACKAGE} {ver}", repo)
+                          f"{pinned}")
+            return Tree(repo, commit, f"Debian {package} {ver}", repo)
         say(f"    the cached base in {repo} is not valid; fetching it again")
 
-    stage(f"base tree: fetching {PACKAGE} {version}")
-    ver, deb = _download(version, os.path.join(root, "download"))
+    stage(f"base tree: fetching {package} {version}"
+          + (f" (Debian {suite})" if suite else ""))
+    ver, deb = _download(package, version, suite,
+                         os.path.join(root, "download"))
     repo = os.path.join(root, ver.replace("~", "_"))
-    _unpack(deb, repo, ver)
+    _unpack(deb, repo, package, ver)
     commit = out(["git", "-C", repo, "rev-parse", "HEAD"])
     write(stamp_path, f"{ver} {repo} {commit}\n")
     say(f"    base {tag_for(ver)} = {commit}")
-    return Tree(repo, commit, f"Debian {PACKAGE} {ver}", repo)
+    return Tree(repo, commit, f"Debian {package} {ver}", repo)
 
 
 def _valid(repo, version, commit):

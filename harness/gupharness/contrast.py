@@ -16,9 +16,20 @@ from .util import HarnessError, repo_root, say
 CONTRAST_FILE = os.path.join(repo_root(), "harness", "contrast")
 
 
-def read_contrast(path=CONTRAST_FILE):
-    """{suite: [(pattern text, compiled regex)]}"""
+def read_contrast(path=None):
+    """{suite: [(pattern text, compiled regex)]}: harness/contrast, and
+    harness/contrast-NAME for the selected base (BASE=), if there is one:
+    the tests its series fixes beyond the others'."""
+    from .base import selected
+    paths = [path] if path else [CONTRAST_FILE] + [
+        p for p in [f"{CONTRAST_FILE}-{selected()[0]}"] if os.path.isfile(p)]
     fixed = {}
+    for path in paths:
+        _read_contrast(path, fixed)
+    return fixed
+
+
+def _read_contrast(path, fixed):
     try:
         with open(path) as f:
             lines = f.read().splitlines()

@@ -73,9 +73,40 @@ class Suite:
         return self.command.split()[1]
 
 
-def read_suites(path=SUITES_FILE):
+def base_override():
+    """harness/suites-NAME for the selected base (BASE=), or None: lines
+    that replace the suite of the same name, or add one."""
+    from .base import selected
+    path = f"{SUITES_FILE}-{selected()[0]}"
+    return path if os.path.isfile(path) else None
+
+
+def suites_text():
+    """harness/suites with the selected base's override applied: what the
+    harness and the guest both read."""
+    with open(SUITES_FILE) as f:
+        lines = f.read().splitlines()
+    over = base_override()
+    if over:
+        with open(over) as f:
+            for line in f.read().splitlines():
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                name = line.split()[0]
+                at = [i for i, x in enumerate(lines) if x.split()[:1] ==
+                      [name]]
+                if at:
+                    lines[at[0]] = line
+                else:
+                    lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def read_suites(path=None):
     suites = []
-    with open(path) as f:
+    import io
+    with (open(path) if path else io.StringIO(suites_text())) as f:
+        path = path or SUITES_FILE
         for n, line in enumerate(f, 1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
@@ -227,7 +258,10 @@ def build_initramfs(src, build, selftest_dir, suites, kind):
             ln(link, target)
         for path in bundle["files"]:
             f(path, os.path.realpath(path), "0644")
-    f("/opt/gupharness/suites", SUITES_FILE, "0644")
+    merged = os.path.join(work, "suites")
+    with open(merged, "w") as fh:
+        fh.write(suites_text())
+    f("/opt/gupharness/suites", merged, "0644")
     f("/opt/gupharness/motd", os.path.join(GUEST_DIR, "motd"), "0644")
     for script in sorted(os.listdir(GUEST_DIR)):
         if script.endswith(".sh"):

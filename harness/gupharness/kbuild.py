@@ -58,6 +58,29 @@ def kmake(src, build, *targets, log=None, label="make", progress=None,
                       progress=progress, state=state)
 
 
+_SPARSE = {}
+
+
+def sparse_args(src):
+    """CHECK= for make C=1/C=2: a sparse the tree at src accepts (7.3 needs
+    a newer one than Debian bookworm's, checker.py builds it)."""
+    if src not in _SPARSE:
+        from .checker import sparse_for
+        _SPARSE[src] = [f"CHECK={sparse_for(src)}"]
+    return _SPARSE[src]
+
+
+SPARSE_REFUSED = "is not available or not up to date"
+
+
+def sparse_ran(output, what):
+    """Kbuild turns C= off, with only a warning, when it does not accept
+    the sparse it was given: make that an error, never a clean check."""
+    if SPARSE_REFUSED in output:
+        raise HarnessError(f"{what}: Kbuild refused the sparse it was given "
+                           f"({SPARSE_REFUSED}): nothing was checked")
+
+
 def parse_fragment(path):
     """{CONFIG_X: value} with 'n' for '# CONFIG_X is not set'."""
     want = {}
@@ -102,8 +125,18 @@ def check_config(dotconfig, fragments):
     return bad
 
 
+def base_fragment():
+    """harness/config/base-NAME.config: options only the selected base
+    (BASE=) declares, or None."""
+    from .base import selected
+    path = os.path.join(CONFIG_DIR, f"base-{selected()[0]}.config")
+    return path if os.path.isfile(path) else None
+
+
 def fragments_for(kind):
     frags = [COMMON_FRAGMENT]
+    if base_fragment():
+        frags.append(base_fragment())
     if kind != "base" and os.path.isfile(SERIES_FRAGMENT) and \
             parse_fragment(SERIES_FRAGMENT):
         frags.append(SERIES_FRAGMENT)
@@ -147,9 +180,12 @@ def series_fragment_for_prefix(src, build):
 
 def configure(src, build, kind, commit):
     frags = fragments_for(kind)
-    # A prefix of the series (make bisect), or another series (PATCHES=,
-    # the failure demos): series.config only as far as the tree declares it.
-    if kind == "bisect" or env("PATCHES"):
+    # A prefix of the series (make bisect), another series (PATCHES=, the
+    # failure demos), or a base whose series is still being rebased onto
+    # it (a folder of its own, BASE=7.3): series.config only as far as the
+    # tree declares it.
+    from .base import series_folder
+    if kind == "bisect" or env("PATCHES") or series_folder():
         frags = [series_fragment_for_prefix(src, build)
                  if f == SERIES_FRAGMENT else f for f in frags]
     stamp = os.path.join(build, ".gupharness-config")

@@ -68,7 +68,9 @@ def _sparse(src, build, cfile, wanted, arch=None, built=None):
     if obj not in built:
         return None, None
     # C=2 runs sparse whether or not the object is up to date
-    proc = kbuild.kmake(src, build, "C=2", obj, check=False, arch=arch)
+    proc = kbuild.kmake(src, build, "C=2", *kbuild.sparse_args(src), obj,
+                        check=False, arch=arch)
+    kbuild.sparse_ran(proc.stdout, f"sparse on {obj}")
     msgs = collections.Counter(
         (path, msg) for path, _, msg in compiler_messages(proc.stdout)
         if path in wanted)

@@ -30,14 +30,17 @@ def _patched(tree):
     return head, src
 
 
-def _kernel_and_initrd(tree, kind, rev, src, suites, shared_from=None):
+def _kernel_and_initrd(tree, kind, rev, src, suites, shared_from=None,
+                       series_src=None):
     """Build the kernel and its initramfs. `=name` programs come from
-    shared_from (the patched build's selftest folder) on the base kernel."""
+    shared_from (the patched build's selftest folder) on the base kernel,
+    or are built from series_src (a checkout with the series applied)
+    against this kernel's headers."""
     build = kbuild.build_kernel(src, kind, rev)
     progs = guest.suite_programs(suites, kind)
     shared = guest.shared_programs(suites) if not guest.has_series(kind) \
         else []
-    if shared and not shared_from:
+    if shared and not shared_from and not series_src:
         raise HarnessError(f"{', '.join(shared)}: built from the patched "
                            f"tree only, and there is none for the {kind} "
                            "kernel")
@@ -45,7 +48,9 @@ def _kernel_and_initrd(tree, kind, rev, src, suites, shared_from=None):
     st = kbuild.build_selftests(src, build, own) if own else \
         os.path.join(build, "kselftest", "mm")
     os.makedirs(st, exist_ok=True)
-    for p in shared:
+    if shared and not shared_from:
+        kbuild.build_selftests(series_src, build, shared)
+    for p in shared if shared_from else []:
         shutil.copy2(os.path.join(shared_from, p), os.path.join(st, p))
     initrd = guest.build_initramfs(src, build, st, suites, kind)
     return os.path.join(build, "arch/x86/boot/bzImage"), initrd
@@ -143,17 +148,52 @@ def run_guest_pipeline(summary, group, kind="patched"):
                 + ", ".join(skipped))
         if not suites:
             raise HarnessError(f"no suite to run on the {kind} kernel")
+    series_src = None
+    if guest.has_series(kind) or guest.shared_programs(suites):
+        prev, series_src = _patched(tree)
+        suites = _with_series_programs(summary, suites, series_src)
     if guest.has_series(kind):
-        rev, src = _patched(tree)
+        rev, src = prev, series_src
     else:
         rev, src = tree.base_rev, tree.checkout
-    kernel, initrd = _kernel_and_initrd(tree, kind, rev, src, suites)
+    kernel, initrd = _kernel_and_initrd(tree, kind, rev, src, suites,
+                                        series_src=series_src)
     scale = env_int("DEBUG_TIMEOUT_SCALE", 4) if kind == "debug" else 1
     g = guest.boot(kernel, initrd, suites, os.path.join(OUT, kind), kind,
                    scale=scale)
     evaluate(g, suites, summary)
     if kind == "patched":
         contrast_rows(summary, tree, suites, kernel, g)
+
+
+def _with_series_programs(summary, suites, series_src):
+    """The suites whose `+`/`=` programs the series at series_src has. The
+    others are left out, each as a skipped row that names what is missing:
+    a base whose series is being rebased (BASE=7.3) has only a prefix."""
+    mm = os.path.join(series_src, "tools", "testing", "selftests", "mm")
+    kept = []
+    for s in suites:
+        missing = [p[1:] for p in s.programs if p[:1] in "+=" and not any(
+            os.path.exists(os.path.join(mm, p[1:] + ext))
+            for ext in ("", ".c"))]
+        # a KUnit suite the series adds: its kunit_suite in the source
+        if s.kunit and "series" in s.groups and subprocess.run(
+                ["git", "-C", series_src, "grep", "-q", "-F",
+                 f'.name = "{s.kunit_name}"', "--", "*.c"]).returncode:
+            missing.append(f"KUnit suite {s.kunit_name}")
+        if missing:
+            c = Counts()
+            c.skipped = 1
+            summary.add(s.name, c, "not in this series: "
+                        + ", ".join(missing))
+            say(f"    {s.name}: left out, the series has no "
+                + ", ".join(missing))
+            continue
+        kept.append(s)
+    if not kept:
+        raise HarnessError("no suite to run: the series has none of their "
+                           "programs")
+    return kept
 
 
 def contrast_rows(summary, tree, suites, patched_kernel, patched_run):
@@ -211,6 +251,35 @@ def verify_rows(summary):
         else:
             c.fail(f"verify: {name}: {detail}")
     summary.add("verify", c)
+    other_bases_verify(summary)
+
+
+def other_bases_verify(summary):
+    """The series of every other base that has a folder of its own (the
+    rebase in progress, BASE=7.3: mainline/) applies with git am and
+    equals its copies too: one row each, verify-NAME."""
+    current = base.selected()[0]
+    for name, (_, _, _, folder) in sorted(base.BASES.items()):
+        if name == current or not folder or not os.path.isfile(
+                os.path.join(repo_root(), folder, "patches", "series")):
+            continue
+        saved = os.environ.get("BASE")
+        os.environ["BASE"] = name
+        try:
+            c = Counts()
+            for check, ok, detail in verify(base.debian_base()):
+                say(f"    {'ok  ' if ok else 'FAIL'}  {name}: {check}: "
+                    f"{detail}")
+                if ok:
+                    c.passed += 1
+                else:
+                    c.fail(f"verify {name}: {check}: {detail}")
+            summary.add(f"verify-{name}", c, f"BASE={name}, {folder}/")
+        finally:
+            if saved is None:
+                del os.environ["BASE"]
+            else:
+                os.environ["BASE"] = saved
 
 
 def lint_rows(summary):
@@ -251,7 +320,20 @@ def cmd_run():
 
 
 def cmd_run_base():
+    """The main job's suites that test what the base already does. The
+    suites of group `contrast` hold tests that must fail on the base (the
+    ones the series fixes): make and make check run them there and compare
+    (contrast_rows), so they are not run here unless named in SUITES=."""
     summary = Summary()
+    if not env("SUITES"):
+        left = [s.name for s in guest.select_suites(env("GROUP", "full"))
+                if "contrast" in s.groups]
+        if left:
+            say("    left to the contrast run of make/make check (group "
+                "contrast): " + ", ".join(left))
+        os.environ["SUITES"] = ",".join(
+            s.name for s in guest.select_suites(env("GROUP", "full"))
+            if "contrast" not in s.groups)
     run_guest_pipeline(summary, env("GROUP", "full"), kind="base")
     return finish(summary, "base kernel")
 

@@ -159,7 +159,9 @@ def check_object(cfg, src, build, obj, built=None):
     path = os.path.join(build, obj)
     if os.path.exists(path):
         os.unlink(path)
-    proc = _make(cfg, src, build, "W=1", "C=2", obj)
+    proc = _make(cfg, src, build, "W=1", "C=2", *kbuild.sparse_args(src),
+                 obj)
+    kbuild.sparse_ran(proc.stdout, f"{cfg.name}: sparse on {obj}")
     if proc.returncode != 0:
         lines = [line for line in proc.stdout.splitlines()
                  if "error" in line.lower()] or \

@@ -208,3 +208,34 @@ class BaseVersionTest(unittest.TestCase):
                          "6.12.117-1~deb12u1.1")
         self.assertEqual(base.tag_for("6.12.117-1~deb12u1"),
                          "debian/6.12.117-1_deb12u1")
+
+
+class BaseOverrideTest(unittest.TestCase):
+    def test_suites_and_contrast_of_the_7_3_base(self):
+        """BASE=7.3 replaces gup_test's line (no gup_args in its series)
+        and adds the fork() case to vmsplice's contrast; 6.12 keeps the
+        plain files."""
+        from gupharness import contrast, guest
+        saved = os.environ.get("BASE")
+        try:
+            os.environ["BASE"] = "6.12"
+            plain = {s.name: s for s in guest.read_suites()}
+            self.assertIn("+gup_args", plain["gup_test"].programs)
+            self.assertNotIn("write after fork",
+                             str(contrast.read_contrast().get("vmsplice")))
+            os.environ["BASE"] = "7.3"
+            over = {s.name: s for s in guest.read_suites()}
+            self.assertEqual(set(over), set(plain))     # replaced, not added
+            self.assertNotIn("+gup_args", over["gup_test"].programs)
+            self.assertEqual(over["cow"].command, plain["cow"].command)
+            self.assertIn("write after fork",
+                          str(contrast.read_contrast()["vmsplice"]))
+            # the guest reads the merged file: one line per suite
+            names = [ln.split()[0] for ln in guest.suites_text().splitlines()
+                     if ln.strip() and not ln.startswith("#")]
+            self.assertEqual(len(names), len(set(names)))
+        finally:
+            if saved is None:
+                os.environ.pop("BASE", None)
+            else:
+                os.environ["BASE"] = saved

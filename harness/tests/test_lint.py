@@ -3,6 +3,7 @@ import tempfile
 import unittest
 
 from gupharness import lint
+from gupharness.util import HarnessError
 
 
 class IncludedCFilesTest(unittest.TestCase):
@@ -59,8 +60,10 @@ class SparseSelectionTest(unittest.TestCase):
                 calls.clear()
                 got, proc = lint._sparse(src, src, "fs/nfs/direct.c",
                                          {"fs/nfs/direct.c"})
+                # CHECK=: the sparse checker.py chose for this tree
                 self.assertEqual(calls, [("-n", "fs/nfs/"),
-                                         ("C=2", "fs/nfs/direct.o")])
+                                         ("C=2", *kbuild.sparse_args(src),
+                                          "fs/nfs/direct.o")])
                 self.assertEqual(sum(got.values()), 1)
         finally:
             kbuild.kmake = orig
@@ -120,3 +123,15 @@ class SparseSelectionTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SparseRefusedTest(unittest.TestCase):
+    def test_a_sparse_kbuild_refuses_is_an_error(self):
+        """Kbuild drops C= with a warning when checker-valid.sh rejects
+        the sparse (7.3 and bookworm's 0.6.4): that checked nothing and
+        must not pass as clean."""
+        from gupharness import kbuild
+        kbuild.sparse_ran("  CC mm/gup.o\n", "x")      # ran: no error
+        with self.assertRaises(HarnessError):
+            kbuild.sparse_ran("Makefile:1311: C=2 specified, but sparse is "
+                              "not available or not up to date\n", "x")

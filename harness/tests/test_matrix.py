@@ -188,8 +188,10 @@ class MatrixTest(unittest.TestCase):
                 self.assertIsNone(why)
                 # no second dry run; an up-to-date object (compiled with
                 # W=1 at an earlier prefix) is removed, so it compiles
-                self.assertEqual(calls, [(("W=1", "C=2", "mm/gup.o"), "arm",
-                                          False, True)])
+                self.assertEqual(calls, [(("W=1", "C=2",
+                                           *kbuild.sparse_args(b),
+                                           "mm/gup.o"), "arm", False,
+                                          True)])
 
                 # a dry run that fails, or is interrupted, raises and
                 # puts the object back all the same

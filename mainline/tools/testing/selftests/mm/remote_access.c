@@ -8,8 +8,8 @@
  * writes through /proc/<child>/mem and PTRACE_POKEDATA, reads back through
  * both, and the child checks that it sees the data.  Written file data must
  * reach the file (pread() after msync()).  FOLL_FORCE semantics on
- * PROT_READ mappings: a private mapping is written (COW), a shared one and
- * a hugetlb one are not.  A page that a userfaultfd has yet to fill fails
+ * PROT_READ mappings: a private mapping, hugetlb included, is written (COW),
+ * a shared one is not.  A page that a userfaultfd has yet to fill fails
  * at once (EIO), without waiting for the monitor.  GUP pins taken on the
  * way must all be released.
  */
@@ -237,7 +237,7 @@ static void test_file_reaches_file(void)
 
 /*
  * FOLL_FORCE on PROT_READ mappings, as a debugger uses it: a private
- * mapping is written (COW), a shared one is not, hugetlb is not.
+ * mapping is written (COW), hugetlb included; a shared one is not.
  */
 static void test_force(enum backing b, bool expect_written)
 {
@@ -382,7 +382,7 @@ int main(void)
 		test_rw(b);
 	test_file_reaches_file();
 	test_force(ANON, true);
-	test_force(HUGETLB, false);
+	test_force(HUGETLB, true);
 	test_force(SHMEM, false);
 	test_force(FILE_SHARED, false);
 	test_uffd();

@@ -21,6 +21,10 @@
 #include <linux/folio_batch.h>
 #include <linux/sched/mm.h>
 #include <linux/shmem_fs.h>
+#include <linux/userfaultfd_k.h>
+
+#include <kunit/static_stub.h>
+#include <kunit/visibility.h>
 
 #include <asm/mmu_context.h>
 #include <asm/tlbflush.h>
@@ -2639,6 +2643,331 @@ long get_user_pages_remote(struct mm_struct *mm,
 }
 EXPORT_SYMBOL(get_user_pages_remote);
 
+/*
+ * Read-lock the VMA at @addr with its per-VMA lock, or return NULL when there
+ * is no VMA there, it is being changed, or there is no CONFIG_PER_VMA_LOCK.
+ * Nothing more than lock_vma_under_rcu(): the KUnit suite stubs it out to
+ * force the mmap_lock path of get_user_pages_vma().
+ */
+VISIBLE_IF_KUNIT struct vm_area_struct *
+gup_lock_vma_under_rcu(struct mm_struct *mm, unsigned long addr)
+{
+	KUNIT_STATIC_STUB_REDIRECT(gup_lock_vma_under_rcu, mm, addr);
+	return lock_vma_under_rcu(mm, addr);
+}
+EXPORT_SYMBOL_IF_KUNIT(gup_lock_vma_under_rcu);
+
+static void gup_vma_put_pages(struct page **pages, unsigned long nr,
+			      unsigned int gup_flags)
+{
+	unsigned long i;
+
+	if (gup_flags & FOLL_PIN) {
+		unpin_user_pages(pages, nr);
+		return;
+	}
+	for (i = 0; i < nr; i++)
+		put_page(pages[i]);
+}
+
+/*
+ * Fault in one page under the per-VMA lock.  If the fault path dropped the
+ * lock (VM_FAULT_RETRY or VM_FAULT_COMPLETED: it needs mmap_lock, or it
+ * waited), set *@unlocked and return -EAGAIN; @vma must not be touched
+ * again.
+ */
+static int gup_vma_fault(struct vm_area_struct *vma, unsigned long address,
+			 unsigned int flags, bool unshare, bool *unlocked)
+{
+	unsigned int fault_flags = FAULT_FLAG_VMA_LOCK |
+				   FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;
+	vm_fault_t ret;
+
+	if (flags & FOLL_NOFAULT)
+		return -EFAULT;
+	if (flags & FOLL_WRITE)
+		fault_flags |= FAULT_FLAG_WRITE;
+	if (flags & FOLL_REMOTE)
+		fault_flags |= FAULT_FLAG_REMOTE;
+	if (flags & FOLL_INTERRUPTIBLE)
+		fault_flags |= FAULT_FLAG_INTERRUPTIBLE;
+	if (unshare)
+		fault_flags |= FAULT_FLAG_UNSHARE;
+
+	ret = handle_mm_fault(vma, address, fault_flags, NULL);
+	if (ret & (VM_FAULT_RETRY | VM_FAULT_COMPLETED)) {
+		*unlocked = true;
+		return -EAGAIN;
+	}
+	if (ret & VM_FAULT_ERROR)
+		return vm_fault_to_errno(ret, flags) ? : -EFAULT;
+	return 0;
+}
+
+/*
+ * Take the pages of [@start, @start + @nr_pages pages), which @vma covers,
+ * under @vma's per-VMA lock and nothing else.  Return 0 with every page
+ * taken and @vma still locked, or an error with nothing taken; then
+ * *@unlocked says whether the lock was dropped (else @vma is still locked).
+ */
+static int gup_vma_locked(struct vm_area_struct *vma, unsigned long start,
+			  unsigned long nr_pages, unsigned int gup_flags,
+			  struct page **pages, bool *unlocked)
+{
+	unsigned long i = 0, page_mask;
+	int ret;
+
+	vma_assert_locked(vma);
+	*unlocked = false;
+	ret = check_vma_flags(vma, gup_flags);
+	while (!ret && i < nr_pages) {
+		unsigned long addr = start + i * PAGE_SIZE;
+		struct page *page;
+
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+
+		page = follow_page_mask(vma, addr, gup_flags, &page_mask);
+		if (!page || PTR_ERR(page) == -EMLINK) {
+			/*
+			 * With FAULT_FLAG_ALLOW_RETRY, a fault in a VMA armed
+			 * with userfaultfd waits for the monitor; GUP under
+			 * mmap_lock, without it, fails at once, as
+			 * get_user_pages_remote() callers have always seen.
+			 * Go there.
+			 */
+			if (userfaultfd_armed(vma)) {
+				vma_end_read(vma);
+				*unlocked = true;
+				ret = -EAGAIN;
+				break;
+			}
+			ret = gup_vma_fault(vma, addr, gup_flags,
+					    PTR_ERR(page) == -EMLINK, unlocked);
+			continue;
+		}
+		if (IS_ERR(page)) {
+			ret = PTR_ERR(page);
+			break;
+		}
+		flush_anon_page(vma, page, addr);
+		flush_dcache_page(page);
+		pages[i++] = page;
+	}
+	if (ret)
+		gup_vma_put_pages(pages, i, gup_flags);
+	return ret;
+}
+
+/*
+ * The same under mmap_lock: the caller's (@gv->lock is GUP_VMA_CALLER_LOCK),
+ * or our own.  Either way the lock is held throughout (no FOLL_UNLOCKABLE),
+ * so that the VMA returned is the one the pages were found in.
+ */
+static int gup_vma_mmap_locked(struct mm_struct *mm, unsigned long start,
+			       unsigned long nr_pages, unsigned int gup_flags,
+			       struct page **pages, struct gup_vma *gv)
+{
+	bool own = gv->lock != GUP_VMA_CALLER_LOCK;
+	struct vm_area_struct *vma;
+	int locked = 1;
+	long ret;
+
+	if (own && mmap_read_lock_killable(mm))
+		return -EINTR;
+
+	/* Untagging a remote address needs mmap_lock. */
+	start = untagged_addr_remote(mm, start);
+	vma = vma_lookup(mm, start);
+	if (!vma || nr_pages > (vma->vm_end - start) >> PAGE_SHIFT) {
+		ret = -EFAULT;
+		goto unlock;
+	}
+
+	ret = __get_user_pages_locked(mm, start, nr_pages, pages, &locked,
+				      gup_flags);
+	if (ret == nr_pages) {
+		gv->vma = vma;
+		gv->start = start;
+		if (own)
+			gv->lock = GUP_VMA_MMAP_LOCK;
+		return 0;
+	}
+	if (ret > 0)
+		gup_vma_put_pages(pages, ret, gup_flags);
+	/* A short count: the next page was not there, or would have waited. */
+	if (ret >= 0)
+		ret = gup_flags & FOLL_NOWAIT ? -EAGAIN : -EFAULT;
+unlock:
+	if (own)
+		mmap_read_unlock(mm);
+	return ret;
+}
+
+static int __gup_vma(struct mm_struct *mm, unsigned long start,
+		     unsigned long nr_pages, unsigned int gup_flags,
+		     struct page **pages, struct gup_vma *gv,
+		     unsigned int to_set)
+{
+	bool caller_locked = gv->lock == GUP_VMA_CALLER_LOCK;
+	struct vm_area_struct *vma = NULL;
+	bool unlocked;
+	int ret;
+
+	if (WARN_ON_ONCE(!caller_locked && gv->lock != GUP_VMA_UNLOCKED))
+		return -EINVAL;
+	/* Never FOLL_UNLOCKABLE: no path here drops a lock it returns with. */
+	if (!is_valid_gup_args(pages, NULL, &gup_flags, to_set))
+		return -EINVAL;
+	/*
+	 * No migrate-then-pin path for a long-term pin, and the pages are for
+	 * the CPU, which P2PDMA pages are not.
+	 */
+	if (WARN_ON_ONCE(gup_flags & (FOLL_LONGTERM | FOLL_PCI_P2PDMA)))
+		return -EINVAL;
+	if (!nr_pages)
+		return -EINVAL;
+
+	start &= PAGE_MASK;
+	gv->vma = NULL;
+	if (gup_flags & FOLL_PIN)
+		mm_set_has_pinned_flag(mm);
+
+	if (caller_locked) {
+		mmap_assert_locked(mm);
+		ret = gup_vma_mmap_locked(mm, start, nr_pages, gup_flags, pages,
+					  gv);
+		goto out;
+	}
+
+	/*
+	 * A VMA lock does not keep exit_mmap() away, which tears the VMAs
+	 * down under mmap_lock alone: the caller must hold mm_users.
+	 */
+	VM_WARN_ON_ONCE(!atomic_read(&mm->mm_users));
+
+	/*
+	 * handle_mm_fault() refuses FAULT_FLAG_RETRY_NOWAIT with
+	 * FAULT_FLAG_VMA_LOCK: FOLL_NOWAIT goes to mmap_lock.  An address
+	 * that lock_vma_under_rcu() finds in a VMA carries no tag, so this
+	 * path needs no untagged_addr_remote(), which wants mmap_lock.
+	 */
+	if (!(gup_flags & FOLL_NOWAIT))
+		vma = gup_lock_vma_under_rcu(mm, start);
+	if (vma) {
+		if (nr_pages > (vma->vm_end - start) >> PAGE_SHIFT) {
+			vma_end_read(vma);
+			return -EFAULT;
+		}
+		ret = gup_vma_locked(vma, start, nr_pages, gup_flags, pages,
+				     &unlocked);
+		if (!ret) {
+			gv->vma = vma;
+			gv->start = start;
+			gv->lock = GUP_VMA_LOCK;
+			goto out;
+		}
+		if (!unlocked) {
+			vma_end_read(vma);
+			return ret;
+		}
+		/* The fault needs mmap_lock, or has waited: take mmap_lock. */
+	}
+	ret = gup_vma_mmap_locked(mm, start, nr_pages, gup_flags, pages, gv);
+out:
+	if (!ret) {
+		gv->mm = mm;
+		gv->pages = pages;
+		gv->nr_pages = nr_pages;
+		gv->gup_flags = gup_flags & (FOLL_GET | FOLL_PIN);
+	}
+	return ret;
+}
+
+/**
+ * get_user_pages_vma() - take references on user pages that lie in one VMA,
+ *			  under that VMA's lock
+ * @mm:		mm_struct of the target address space, which may be remote;
+ *		unless the caller holds its mmap_lock, with mm_users held
+ *		(mmget(), get_task_mm()): mmgrab() is not enough
+ * @start:	starting user address
+ * @nr_pages:	number of pages from @start, at least one
+ * @gup_flags:	flags modifying lookup behaviour; not FOLL_LONGTERM nor
+ *		FOLL_PCI_P2PDMA
+ * @pages:	array of at least @nr_pages entries that receives the pages
+ * @gv:		in: @gv->lock is GUP_VMA_UNLOCKED, or GUP_VMA_CALLER_LOCK if
+ *		the caller holds mmap_lock (for read or write) and keeps it;
+ *		out, on success: the VMA and the lock that keeps it stable
+ *
+ * For callers that access a few pages of one VMA with the CPU, and need the
+ * VMA while they do.  Without a lock from the caller, the VMA is looked up
+ * and read-locked with its per-VMA lock (lock_vma_under_rcu()), and faults
+ * run under that lock, so that the call neither waits for nor holds up an
+ * mmap_lock writer elsewhere in the address space.  The VMA lock does not
+ * keep exit_mmap() away, hence mm_users.  The call falls back to mmap_lock,
+ * held for read, when the VMA lock cannot be had (no VMA at @start, a VMA
+ * being changed, no CONFIG_PER_VMA_LOCK), for FOLL_NOWAIT (which the fault
+ * path cannot honour under a VMA lock), for a fault in a VMA armed with
+ * userfaultfd, and when a fault under the VMA lock needs mmap_lock; then the
+ * whole range is taken again, under mmap_lock held throughout.  @gv->lock
+ * says which lock is held on return.  The stack is never expanded.
+ *
+ * All of the range must lie in one VMA: a range that crosses a VMA boundary
+ * or a hole fails with -EFAULT, it is not cut short.  The call takes every
+ * page or none.
+ *
+ * Release with gup_vma_release(), or drop the lock with gup_vma_unlock()
+ * and the pages with put_page().
+ *
+ * Return: 0 with a reference on each page, in the VMA @gv->vma, locked as
+ * @gv->lock says; or -errno with nothing taken and, unless the caller
+ * holds mmap_lock, nothing locked: -EINVAL for invalid arguments (with a
+ * warning), -EFAULT for a range not all in one VMA or a page that cannot
+ * be had, -EINTR on a fatal signal, -ENOMEM, -EHWPOISON (FOLL_HWPOISON),
+ * -EOPNOTSUPP (FOLL_SPLIT_PMD on hugetlb), -EEXIST (a page table entry
+ * without a struct page), and -EAGAIN with FOLL_NOWAIT if a page could not
+ * be faulted in without waiting.
+ */
+int get_user_pages_vma(struct mm_struct *mm, unsigned long start,
+		       unsigned long nr_pages, unsigned int gup_flags,
+		       struct page **pages, struct gup_vma *gv)
+{
+	return __gup_vma(mm, start, nr_pages, gup_flags, pages, gv,
+			 FOLL_GET | FOLL_TOUCH | FOLL_REMOTE);
+}
+EXPORT_SYMBOL_IF_KUNIT(get_user_pages_vma);
+
+/**
+ * pin_user_pages_vma() - pin user pages that lie in one VMA, under that
+ *			  VMA's lock
+ * @mm:		as for get_user_pages_vma(): mm_users held unless the caller
+ *		holds mmap_lock
+ * @start:	starting user address
+ * @nr_pages:	number of pages from @start, at least one
+ * @gup_flags:	flags modifying lookup behaviour; not FOLL_LONGTERM nor
+ *		FOLL_PCI_P2PDMA
+ * @pages:	array of at least @nr_pages entries that receives the pages
+ * @gv:		as for get_user_pages_vma()
+ *
+ * get_user_pages_vma() with FOLL_PIN, for callers that write to the pages'
+ * data: see Documentation/core-api/pin_user_pages.rst.  Release with
+ * gup_vma_release(), or drop the lock with gup_vma_unlock() and the pages
+ * with unpin_user_pages_dirty_lock().
+ *
+ * Return: as for get_user_pages_vma().
+ */
+int pin_user_pages_vma(struct mm_struct *mm, unsigned long start,
+		       unsigned long nr_pages, unsigned int gup_flags,
+		       struct page **pages, struct gup_vma *gv)
+{
+	return __gup_vma(mm, start, nr_pages, gup_flags, pages, gv,
+			 FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE);
+}
+EXPORT_SYMBOL_IF_KUNIT(pin_user_pages_vma);
+
 #else /* CONFIG_MMU */
 long get_user_pages_remote(struct mm_struct *mm,
 			   unsigned long start, unsigned long nr_pages,
@@ -2647,7 +2976,78 @@ long get_user_pages_remote(struct mm_struct *mm,
 {
 	return 0;
 }
+
+int get_user_pages_vma(struct mm_struct *mm, unsigned long start,
+		       unsigned long nr_pages, unsigned int gup_flags,
+		       struct page **pages, struct gup_vma *gv)
+{
+	return -EFAULT;
+}
+
+int pin_user_pages_vma(struct mm_struct *mm, unsigned long start,
+		       unsigned long nr_pages, unsigned int gup_flags,
+		       struct page **pages, struct gup_vma *gv)
+{
+	return -EFAULT;
+}
 #endif /* !CONFIG_MMU */
+
+/**
+ * gup_vma_unlock() - drop the lock a single-VMA GUP call took
+ * @gv:		as filled in by a successful get_user_pages_vma() or
+ *		pin_user_pages_vma()
+ *
+ * Drops the per-VMA lock or mmap_lock that the call took, and nothing if
+ * the caller held mmap_lock.  The pages stay referenced or pinned;
+ * @gv->vma may no longer be used.
+ */
+void gup_vma_unlock(struct gup_vma *gv)
+{
+	switch (gv->lock) {
+	case GUP_VMA_LOCK:
+		vma_end_read(gv->vma);
+		break;
+	case GUP_VMA_MMAP_LOCK:
+		mmap_read_unlock(gv->mm);
+		break;
+	case GUP_VMA_CALLER_LOCK:
+		gv->vma = NULL;
+		return;
+	case GUP_VMA_UNLOCKED:
+		break;
+	}
+	gv->vma = NULL;
+	gv->lock = GUP_VMA_UNLOCKED;
+}
+EXPORT_SYMBOL_IF_KUNIT(gup_vma_unlock);
+
+/**
+ * gup_vma_release() - release what a single-VMA GUP call took
+ * @gv:		as filled in by a successful get_user_pages_vma() or
+ *		pin_user_pages_vma()
+ * @make_dirty:	whether the caller wrote to the pages
+ *
+ * Marks the pages dirty if @make_dirty, drops the references or unpins
+ * them, whichever the call took, and then drops the lock, as
+ * gup_vma_unlock() does.  @gv may then be used for another call.
+ */
+void gup_vma_release(struct gup_vma *gv, bool make_dirty)
+{
+	unsigned long i;
+
+	if (gv->gup_flags & FOLL_PIN) {
+		unpin_user_pages_dirty_lock(gv->pages, gv->nr_pages,
+					    make_dirty);
+	} else {
+		for (i = 0; i < gv->nr_pages; i++) {
+			if (make_dirty)
+				folio_mark_dirty_lock(page_folio(gv->pages[i]));
+			put_page(gv->pages[i]);
+		}
+	}
+	gup_vma_unlock(gv);
+}
+EXPORT_SYMBOL_IF_KUNIT(gup_vma_release);
 
 /**
  * get_user_pages() - pin user pages in memory

@@ -10,14 +10,19 @@
  * derived from mm/gup.c.  A call GUP refuses must warn once; the warning is
  * suppressed and counted, so the suite leaves no splat in the log.
  */
+#include <kunit/static_stub.h>
 #include <kunit/test.h>
 #include <linux/anon_inodes.h>
+#include <linux/completion.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mmap_lock.h>
 #include <linux/swap.h>
+
+#include "../internal.h"
 
 /* The exported entry points. */
 enum gup_kunit_fn {
@@ -26,10 +31,12 @@ enum gup_kunit_fn {
 	GET_UNLOCKED,		/* get_user_pages_unlocked() */
 	GET_FAST,		/* get_user_pages_fast() */
 	GET_FAST_ONLY,		/* get_user_pages_fast_only() */
+	GET_VMA,		/* get_user_pages_vma() */
 	PIN_REMOTE,		/* pin_user_pages_remote() */
 	PIN,			/* pin_user_pages() */
 	PIN_UNLOCKED,		/* pin_user_pages_unlocked() */
 	PIN_FAST,		/* pin_user_pages_fast() */
+	PIN_VMA,		/* pin_user_pages_vma() */
 };
 
 static const char * const gup_kunit_names[] = {
@@ -38,10 +45,12 @@ static const char * const gup_kunit_names[] = {
 	[GET_UNLOCKED]	= "get_user_pages_unlocked",
 	[GET_FAST]	= "get_user_pages_fast",
 	[GET_FAST_ONLY]	= "get_user_pages_fast_only",
+	[GET_VMA]	= "get_user_pages_vma",
 	[PIN_REMOTE]	= "pin_user_pages_remote",
 	[PIN]		= "pin_user_pages",
 	[PIN_UNLOCKED]	= "pin_user_pages_unlocked",
 	[PIN_FAST]	= "pin_user_pages_fast",
+	[PIN_VMA]	= "pin_user_pages_vma",
 };
 
 static bool gup_kunit_pins(enum gup_kunit_fn fn)
@@ -49,15 +58,22 @@ static bool gup_kunit_pins(enum gup_kunit_fn fn)
 	return fn >= PIN_REMOTE;
 }
 
-/* @locked for the remote entry points: none, or a variable set to 0 or 1. */
-enum gup_kunit_locked { NO_LOCKED, LOCKED_0, LOCKED_1 };
+/*
+ * @locked for the remote entry points: none, or a variable set to 0 or 1.
+ * For the single-VMA ones, the lock: their own (gv.lock GUP_VMA_UNLOCKED),
+ * or the caller's mmap_lock (GUP_VMA_CALLER_LOCK).
+ */
+enum gup_kunit_locked { NO_LOCKED, LOCKED_0, LOCKED_1, OWN_LOCK, CALLER_LOCK };
 
 /*
  * Call @fn on one page at @addr as its kerneldoc says to: holding
  * mmap_lock for read for get/pin_user_pages() and the remote ones, not
  * holding it for the others.  Returns with mmap_lock not held, and tells
  * in *@lock_kept whether a remote call that did not report dropping the
- * lock (*@locked still 1, or no @locked) really still held it.
+ * lock (*@locked still 1, or no @locked) really still held it, and whether
+ * a single-VMA call kept the caller's lock, or left no lock of its own
+ * behind once gup_vma_unlock() dropped it.  A single-VMA call that
+ * succeeds returns 1, the page.
  */
 static long gup_kunit_call(enum gup_kunit_fn fn, unsigned long addr,
 			   unsigned int flags, struct page **pages,
@@ -105,6 +121,30 @@ static long gup_kunit_call(enum gup_kunit_fn fn, unsigned long addr,
 		return get_user_pages_fast_only(addr, 1, flags, pages);
 	case PIN_FAST:
 		return pin_user_pages_fast(addr, 1, flags, pages);
+	case GET_VMA:
+	case PIN_VMA: {
+		struct gup_vma gv = { .lock = GUP_VMA_UNLOCKED };
+		int err;
+
+		if (lk == CALLER_LOCK) {
+			mmap_read_lock(mm);
+			gv.lock = GUP_VMA_CALLER_LOCK;
+		}
+		if (fn == GET_VMA)
+			err = get_user_pages_vma(mm, addr, 1, flags, pages, &gv);
+		else
+			err = pin_user_pages_vma(mm, addr, 1, flags, pages, &gv);
+		if (!err)
+			gup_vma_unlock(&gv);
+		if (lk == CALLER_LOCK) {
+			*lock_kept = rwsem_is_locked(&mm->mmap_lock);
+			if (*lock_kept)
+				mmap_read_unlock(mm);
+		} else {
+			*lock_kept = !rwsem_is_locked(&mm->mmap_lock);
+		}
+		return err ? err : 1;
+	}
 	}
 	return -EOPNOTSUPP;
 }
@@ -184,6 +224,19 @@ static const struct gup_kunit_case gup_kunit_cases_args[] = {
 	{ PIN, FOLL_LONGTERM | FOLL_NOWAIT, false, NO_LOCKED, BAD },
 	{ PIN_UNLOCKED, FOLL_LONGTERM | FOLL_NOWAIT, false, NO_LOCKED, BAD },
 	{ PIN_FAST, FOLL_LONGTERM | FOLL_NOWAIT, false, NO_LOCKED, BAD },
+	/*
+	 * The single-VMA entry points (their kerneldoc): not FOLL_LONGTERM,
+	 * they have no migrate-then-pin path; not FOLL_PCI_P2PDMA, their
+	 * pages are for the CPU.  The rules above hold for them too.
+	 */
+	{ PIN_VMA, FOLL_LONGTERM, false, OWN_LOCK, BAD },
+	{ PIN_VMA, FOLL_LONGTERM, false, CALLER_LOCK, BAD },
+	{ PIN_VMA, FOLL_PCI_P2PDMA, false, OWN_LOCK, BAD },
+	{ PIN_VMA, FOLL_GET, false, OWN_LOCK, BAD },
+	{ PIN_VMA, 0, true, OWN_LOCK, BAD },
+	{ GET_VMA, FOLL_LONGTERM, false, OWN_LOCK, BAD },
+	{ GET_VMA, FOLL_PCI_P2PDMA, false, CALLER_LOCK, BAD },
+	{ GET_VMA, 0, true, OWN_LOCK, BAD },
 	/* valid calls, every entry point */
 	{ GET_REMOTE, FOLL_WRITE, false, NO_LOCKED, 1 },
 	{ GET_REMOTE, FOLL_WRITE, false, LOCKED_1, 1 },
@@ -199,6 +252,12 @@ static const struct gup_kunit_case gup_kunit_cases_args[] = {
 	{ PIN_UNLOCKED, FOLL_WRITE | FOLL_LONGTERM, false, NO_LOCKED, 1 },
 	{ PIN_UNLOCKED, FOLL_WRITE | FOLL_NOWAIT, false, NO_LOCKED, 1 },
 	{ PIN_FAST, FOLL_WRITE | FOLL_LONGTERM, false, NO_LOCKED, 1 },
+	{ GET_VMA, FOLL_WRITE, false, OWN_LOCK, 1 },
+	{ GET_VMA, FOLL_WRITE | FOLL_FORCE, false, CALLER_LOCK, 1 },
+	{ GET_VMA, FOLL_NOWAIT, false, OWN_LOCK, 1 },
+	{ PIN_VMA, FOLL_WRITE, false, OWN_LOCK, 1 },
+	{ PIN_VMA, FOLL_WRITE, false, CALLER_LOCK, 1 },
+	{ PIN_VMA, FOLL_WRITE | FOLL_NOWAIT, false, CALLER_LOCK, 1 },
 };
 
 #undef BAD
@@ -337,6 +396,21 @@ static const struct gup_kunit_fault_case gup_kunit_cases_fault[] = {
 	{ GET_UNLOCKED, FOLL_NOWAIT, NO_LOCKED, 0, RETRY_NOWAIT },
 	{ PIN_REMOTE, FOLL_NOWAIT, LOCKED_1, 0, RETRY_NOWAIT },
 	{ PIN_UNLOCKED, FOLL_NOWAIT, NO_LOCKED, 0, RETRY_NOWAIT },
+	/*
+	 * The single-VMA entry points hold the lock they return with from the
+	 * lookup to the last page: the fault under the VMA lock stops short of
+	 * a ->fault without ->map_pages (VM_FAULT_RETRY), and the one under
+	 * mmap_lock may not drop it.  All or nothing: a page that would have
+	 * to wait is -EAGAIN.
+	 */
+	{ GET_VMA, 0, OWN_LOCK, -EFAULT, 0 },
+	{ GET_VMA, 0, CALLER_LOCK, -EFAULT, 0 },
+	{ PIN_VMA, 0, OWN_LOCK, -EFAULT, 0 },
+	{ PIN_VMA, 0, CALLER_LOCK, -EFAULT, 0 },
+	{ GET_VMA, FOLL_NOWAIT, OWN_LOCK, -EAGAIN, RETRY_NOWAIT },
+	{ GET_VMA, FOLL_NOWAIT, CALLER_LOCK, -EAGAIN, RETRY_NOWAIT },
+	{ PIN_VMA, FOLL_NOWAIT, OWN_LOCK, -EAGAIN, RETRY_NOWAIT },
+	{ PIN_VMA, FOLL_NOWAIT, CALLER_LOCK, -EAGAIN, RETRY_NOWAIT },
 };
 
 static void gup_fault_flags(struct kunit *test)
@@ -375,7 +449,10 @@ static void gup_fault_flags(struct kunit *test)
 				    gup_kunit_fault_flags & GUP_KUNIT_FAULT_MASK,
 				    c->fault_flags, "%s(%#x%s): fault flags",
 				    name, c->flags,
-				    c->locked == LOCKED_1 ? ", locked" : "");
+				    c->locked == LOCKED_1 ? ", locked" :
+				    c->locked == OWN_LOCK ? ", own lock" :
+				    c->locked == CALLER_LOCK ? ", caller's lock" :
+				    "");
 		KUNIT_EXPECT_TRUE_MSG(test, lock_kept, "%s(%#x): mmap_lock",
 				      name, c->flags);
 		KUNIT_EXPECT_FALSE_MSG(test,
@@ -385,9 +462,551 @@ static void gup_fault_flags(struct kunit *test)
 	}
 }
 
+/*
+ * get_user_pages_vma() and pin_user_pages_vma(): which lock they return
+ * with, on which path, and that they take all of a range in one VMA or
+ * nothing.  The mmap_lock path is forced by stubbing out
+ * gup_lock_vma_under_rcu(), which is lock_vma_under_rcu() and nothing
+ * else; nothing of the code under test is replaced.
+ */
+#define GUP_KUNIT_PAGES	4
+
+static struct vm_area_struct *gup_kunit_no_vma_lock(struct mm_struct *mm,
+						    unsigned long addr)
+{
+	return NULL;
+}
+
+/* The lock a call on VMA-lockable memory is expected to return with. */
+static enum gup_vma_lock gup_kunit_vma_lock_expected(void)
+{
+	return IS_ENABLED(CONFIG_PER_VMA_LOCK) ? GUP_VMA_LOCK :
+						 GUP_VMA_MMAP_LOCK;
+}
+
+/* A private anonymous mapping of @nr pages, not faulted in. */
+static unsigned long gup_kunit_anon_untouched(struct kunit *test,
+					      unsigned long nr)
+{
+	unsigned long addr;
+
+	addr = kunit_vm_mmap(test, NULL, 0, nr * PAGE_SIZE,
+			     PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	KUNIT_ASSERT_TRUE_MSG(test, addr && !IS_ERR_VALUE(addr),
+			      "kunit_vm_mmap() failed: %ld", (long)addr);
+	return addr;
+}
+
+static void gup_kunit_put_mapped(struct page **mapped, unsigned long nr)
+{
+	while (nr--)
+		put_page(mapped[nr]);
+}
+
+/* @nr populated pages, @mapped[] with a reference each, @before[] counts. */
+static unsigned long gup_kunit_populated(struct kunit *test, unsigned long nr,
+					 struct page **mapped, int *before)
+{
+	unsigned long addr = gup_kunit_anon(test, nr), i;
+	long got;
+
+	got = get_user_pages_fast(addr, nr, FOLL_WRITE, mapped);
+	if (got > 0 && got != nr)
+		gup_kunit_put_mapped(mapped, got);
+	KUNIT_ASSERT_EQ(test, got, (long)nr);
+	for (i = 0; i < nr; i++)
+		before[i] = gup_kunit_ref(mapped[i]);
+	return addr;
+}
+
+static int gup_kunit_vma_call(bool pin, unsigned long addr, unsigned long nr,
+			      unsigned int flags, struct page **pages,
+			      struct gup_vma *gv)
+{
+	struct mm_struct *mm = current->mm;
+
+	if (pin)
+		return pin_user_pages_vma(mm, addr, nr, flags, pages, gv);
+	return get_user_pages_vma(mm, addr, nr, flags, pages, gv);
+}
+
+/*
+ * On populated memory both entry points return holding the VMA's lock and
+ * not mmap_lock (mmap_lock without CONFIG_PER_VMA_LOCK); with the VMA lock
+ * not to be had, they return holding mmap_lock.  The pages are the mapped
+ * ones, with one reference or pin more, and gup_vma_release() drops the
+ * lock and brings every count back.
+ */
+static void gup_vma_lock_and_fallback(struct kunit *test)
+{
+	struct page *mapped[GUP_KUNIT_PAGES], *pages[GUP_KUNIT_PAGES];
+	int before[GUP_KUNIT_PAGES];
+	struct mm_struct *mm;
+	unsigned long addr, i;
+	unsigned int pass, pin;
+
+	addr = gup_kunit_populated(test, GUP_KUNIT_PAGES, mapped, before);
+	mm = current->mm;
+
+	for (pass = 0; pass < 2; pass++) {
+		enum gup_vma_lock want = gup_kunit_vma_lock_expected();
+
+		if (pass) {
+			kunit_activate_static_stub(test, gup_lock_vma_under_rcu,
+						   gup_kunit_no_vma_lock);
+			want = GUP_VMA_MMAP_LOCK;
+		}
+		for (pin = 0; pin < 2; pin++) {
+			struct gup_vma gv = { .lock = GUP_VMA_UNLOCKED };
+			int ret;
+
+			memset(pages, 0, sizeof(pages));
+			ret = gup_kunit_vma_call(pin, addr, GUP_KUNIT_PAGES,
+						 FOLL_WRITE, pages, &gv);
+			if (ret) {
+				KUNIT_FAIL(test, "pass %u pin %u: %d", pass,
+					   pin, ret);
+				continue;
+			}
+			/* No ASSERT while a lock is held. */
+			KUNIT_EXPECT_EQ(test, gv.lock, want);
+			KUNIT_EXPECT_EQ(test, rwsem_is_locked(&mm->mmap_lock),
+					want == GUP_VMA_MMAP_LOCK);
+			KUNIT_EXPECT_EQ(test, gv.start, addr);
+			KUNIT_EXPECT_TRUE(test, gv.vma &&
+					  gv.vma->vm_start <= addr &&
+					  gv.vma->vm_end >= addr +
+					  GUP_KUNIT_PAGES * PAGE_SIZE);
+			for (i = 0; i < GUP_KUNIT_PAGES; i++) {
+				KUNIT_EXPECT_PTR_EQ(test, pages[i], mapped[i]);
+				KUNIT_EXPECT_EQ(test, gup_kunit_ref(mapped[i]),
+						before[i] +
+						(pin ? GUP_PIN_COUNTING_BIAS :
+						 1));
+			}
+			gup_vma_release(&gv, true);
+			KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_UNLOCKED);
+			KUNIT_EXPECT_NULL(test, gv.vma);
+			KUNIT_EXPECT_FALSE(test,
+					   rwsem_is_locked(&mm->mmap_lock));
+			for (i = 0; i < GUP_KUNIT_PAGES; i++) {
+				struct folio *folio = page_folio(mapped[i]);
+
+				KUNIT_EXPECT_EQ(test, gup_kunit_ref(mapped[i]),
+						before[i]);
+				KUNIT_EXPECT_FALSE(test,
+						   folio_maybe_dma_pinned(folio));
+			}
+		}
+		if (pass)
+			kunit_deactivate_static_stub(test,
+						     gup_lock_vma_under_rcu);
+	}
+	gup_kunit_put_mapped(mapped, GUP_KUNIT_PAGES);
+}
+
+/*
+ * Faults, with nothing stubbed.  In anonymous memory they complete under
+ * the VMA lock, the first one included (it gets the anon_vma with
+ * mmap_read_trylock()).  FOLL_NOWAIT goes to mmap_lock.  A fault the VMA
+ * lock cannot serve (a ->fault without ->map_pages: vmf_can_call_fault()
+ * says VM_FAULT_RETRY) makes the call start again under mmap_lock, and
+ * ->fault runs there once, without FAULT_FLAG_VMA_LOCK and without leave
+ * to drop mmap_lock.
+ */
+static void gup_vma_faults(struct kunit *test)
+{
+	unsigned long addr = gup_kunit_anon_untouched(test, GUP_KUNIT_PAGES);
+	struct gup_vma gv = { .lock = GUP_VMA_UNLOCKED };
+	struct mm_struct *mm = current->mm;
+	struct page *pages[GUP_KUNIT_PAGES];
+	unsigned long fault_addr;
+	struct file *file;
+	int ret;
+
+	ret = pin_user_pages_vma(mm, addr, GUP_KUNIT_PAGES - 1, FOLL_WRITE,
+				 pages, &gv);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, gv.lock, gup_kunit_vma_lock_expected());
+	KUNIT_EXPECT_EQ(test, rwsem_is_locked(&mm->mmap_lock),
+			gv.lock == GUP_VMA_MMAP_LOCK);
+	gup_vma_release(&gv, true);
+
+	ret = get_user_pages_vma(mm, addr + (GUP_KUNIT_PAGES - 1) * PAGE_SIZE,
+				 1, FOLL_WRITE | FOLL_NOWAIT, pages, &gv);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_MMAP_LOCK);
+	KUNIT_EXPECT_TRUE(test, rwsem_is_locked(&mm->mmap_lock));
+	gup_vma_release(&gv, true);
+	KUNIT_EXPECT_FALSE(test, rwsem_is_locked(&mm->mmap_lock));
+
+	file = anon_inode_getfile("[gup_kunit]", &gup_kunit_fops, NULL,
+				  O_RDWR);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	fault_addr = kunit_vm_mmap(test, file, 0, PAGE_SIZE, PROT_READ,
+				   MAP_SHARED, 0);
+	fput(file);
+	KUNIT_ASSERT_TRUE(test, fault_addr && !IS_ERR_VALUE(fault_addr));
+	gup_kunit_faults = 0;
+	gup_kunit_fault_flags = 0;
+	ret = get_user_pages_vma(mm, fault_addr, 1, 0, pages, &gv);
+	KUNIT_EXPECT_EQ(test, ret, -EFAULT);	/* that ->fault fails */
+	KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_UNLOCKED);
+	KUNIT_EXPECT_FALSE(test, rwsem_is_locked(&mm->mmap_lock));
+	KUNIT_EXPECT_EQ(test, gup_kunit_faults, 1);
+	KUNIT_EXPECT_EQ(test, gup_kunit_fault_flags &
+			(FAULT_FLAG_VMA_LOCK | GUP_KUNIT_FAULT_MASK), 0);
+}
+
+/*
+ * A range must lie in one VMA: crossing into the next VMA, into a hole, or
+ * starting in one fails with -EFAULT, takes nothing and leaves nothing
+ * locked, on the VMA-lock path and on the mmap_lock path alike.
+ */
+static void gup_vma_boundary(struct kunit *test)
+{
+	struct mm_struct *mm;
+	unsigned long addr, ro, hole, last;
+	struct page *pages[5];
+	unsigned int pass, n;
+	int ret;
+
+	/* Pages 0-1 read-write, 2 read-only, 3 a hole, 4 read-write. */
+	addr = gup_kunit_anon(test, 5);
+	mm = current->mm;	/* kunit_vm_mmap() attached it */
+	ro = addr + 2 * PAGE_SIZE;
+	hole = addr + 3 * PAGE_SIZE;
+	last = addr + 4 * PAGE_SIZE;
+	KUNIT_ASSERT_EQ(test, kunit_vm_mmap(test, NULL, ro, PAGE_SIZE,
+					    PROT_READ, MAP_PRIVATE |
+					    MAP_ANONYMOUS | MAP_FIXED, 0), ro);
+	KUNIT_ASSERT_EQ(test, vm_munmap(hole, PAGE_SIZE), 0);
+
+	for (pass = 0; pass < 2; pass++) {
+		const struct {
+			unsigned long start, nr;
+			int ret;
+		} cases[] = {
+			{ addr, 2, 0 },			/* all in the first */
+			{ addr + PAGE_SIZE, 2, -EFAULT },	/* into the next */
+			{ addr, 5, -EFAULT },		/* over all of them */
+			{ ro, 2, -EFAULT },		/* into the hole */
+			{ hole, 1, -EFAULT },		/* in it */
+			{ last, 1, 0 },			/* the last VMA */
+			{ last, 2, -EFAULT },		/* past its end */
+		};
+
+		if (pass)
+			kunit_activate_static_stub(test, gup_lock_vma_under_rcu,
+						   gup_kunit_no_vma_lock);
+		for (n = 0; n < ARRAY_SIZE(cases); n++) {
+			struct gup_vma gv = { .lock = GUP_VMA_UNLOCKED };
+
+			memset(pages, 0, sizeof(pages));
+			ret = get_user_pages_vma(mm, cases[n].start,
+						 cases[n].nr, 0, pages, &gv);
+			KUNIT_EXPECT_EQ_MSG(test, ret, cases[n].ret,
+					    "pass %u case %u", pass, n);
+			if (!ret) {
+				gup_vma_release(&gv, false);
+				continue;
+			}
+			KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_UNLOCKED);
+			KUNIT_EXPECT_NULL(test, pages[0]);
+			KUNIT_EXPECT_FALSE_MSG(test,
+					       rwsem_is_locked(&mm->mmap_lock),
+					       "pass %u case %u", pass, n);
+		}
+		if (pass)
+			kunit_deactivate_static_stub(test,
+						     gup_lock_vma_under_rcu);
+	}
+}
+
+/*
+ * Under the caller's mmap_lock: no lock taken or dropped, the VMA is the
+ * one vma_lookup() finds, and release leaves the caller's lock alone, on
+ * failure too.  A struct gup_vma that says it holds a lock already is
+ * refused with a warning.
+ */
+static void gup_vma_caller_lock(struct kunit *test)
+{
+	struct page *mapped[2], *pages[3];
+	struct gup_vma gv = { .lock = GUP_VMA_CALLER_LOCK };
+	struct mm_struct *mm;
+	unsigned long addr;
+	int before[2];
+	int ret;
+
+	addr = gup_kunit_populated(test, 2, mapped, before);
+	mm = current->mm;
+
+	mmap_read_lock(mm);
+	ret = pin_user_pages_vma(mm, addr, 2, FOLL_WRITE, pages, &gv);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	if (!ret) {
+		KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_CALLER_LOCK);
+		KUNIT_EXPECT_PTR_EQ(test, gv.vma, vma_lookup(mm, addr));
+		KUNIT_EXPECT_PTR_EQ(test, pages[0], mapped[0]);
+		KUNIT_EXPECT_PTR_EQ(test, pages[1], mapped[1]);
+		gup_vma_release(&gv, true);
+		KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_CALLER_LOCK);
+		KUNIT_EXPECT_TRUE(test, rwsem_is_locked(&mm->mmap_lock));
+	}
+	/* Out of the VMA: an error, and the caller's lock still held. */
+	ret = get_user_pages_vma(mm, addr, 3, 0, pages, &gv);
+	KUNIT_EXPECT_EQ(test, ret, -EFAULT);
+	KUNIT_EXPECT_TRUE(test, rwsem_is_locked(&mm->mmap_lock));
+	mmap_read_unlock(mm);
+
+	gv.lock = GUP_VMA_LOCK;
+	kunit_warning_suppress(test) {
+		ret = get_user_pages_vma(mm, addr, 1, 0, pages, &gv);
+		KUNIT_EXPECT_EQ(test, KUNIT_SUPPRESSED_WARNING_COUNT(), 1);
+	}
+	KUNIT_EXPECT_EQ(test, ret, -EINVAL);
+	KUNIT_EXPECT_FALSE(test, rwsem_is_locked(&mm->mmap_lock));
+
+	KUNIT_EXPECT_EQ(test, gup_kunit_ref(mapped[0]), before[0]);
+	KUNIT_EXPECT_EQ(test, gup_kunit_ref(mapped[1]), before[1]);
+	gup_kunit_put_mapped(mapped, 2);
+}
+
+/*
+ * The VMA-lock path really is taken: another thread takes pages of this
+ * mm while this one holds its mmap_lock for write.  On the VMA lock the
+ * call completes; had it fallen back to mmap_lock it would wait for us,
+ * and the test fails after 10 s, then lets it finish.
+ */
+struct gup_kunit_remote {
+	struct mm_struct *mm;
+	unsigned long addr;
+	int ret;
+	enum gup_vma_lock lock;
+	int len;
+	char buf[16];
+	struct completion done;
+};
+
+static int gup_kunit_remote_gup(void *data)
+{
+	struct gup_kunit_remote *r = data;
+	struct page *pages[GUP_KUNIT_PAGES];
+	struct gup_vma gv = { .lock = GUP_VMA_UNLOCKED };
+
+	r->ret = get_user_pages_vma(r->mm, r->addr, GUP_KUNIT_PAGES,
+				    FOLL_WRITE, pages, &gv);
+	if (!r->ret) {
+		r->lock = gv.lock;
+		gup_vma_release(&gv, true);
+	}
+	complete(&r->done);
+	return 0;
+}
+
+/*
+ * Run @fn(@r) in a kthread while holding @r->mm's mmap_lock for write.
+ * Return whether it finished within @timeout; it has finished either way.
+ */
+static bool gup_kunit_run_write_locked(struct kunit *test,
+				       int (*fn)(void *),
+				       struct gup_kunit_remote *r,
+				       unsigned long timeout)
+{
+	struct task_struct *t;
+	bool done;
+
+	init_completion(&r->done);
+	mmap_write_lock(r->mm);
+	t = kthread_run(fn, r, "gup_kunit_remote");
+	if (IS_ERR(t)) {
+		mmap_write_unlock(r->mm);
+		KUNIT_FAIL(test, "kthread_run(): %ld", PTR_ERR(t));
+		return false;
+	}
+	done = wait_for_completion_timeout(&r->done, timeout);
+	mmap_write_unlock(r->mm);
+	if (!done)
+		wait_for_completion(&r->done);
+	return done;
+}
+
+static void gup_vma_under_mmap_write_lock(struct kunit *test)
+{
+	struct gup_kunit_remote *r;
+	struct page *page;
+	unsigned long addr;
+
+	if (!IS_ENABLED(CONFIG_PER_VMA_LOCK))
+		kunit_skip(test, "without CONFIG_PER_VMA_LOCK every call takes mmap_lock");
+
+	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	/* One page faulted in, for the anon_vma; the others fault then. */
+	addr = gup_kunit_anon_untouched(test, GUP_KUNIT_PAGES);
+	KUNIT_ASSERT_EQ(test, get_user_pages_fast(addr, 1, FOLL_WRITE, &page),
+			1);
+	put_page(page);
+
+	r->mm = current->mm;
+	r->addr = addr;
+	KUNIT_EXPECT_TRUE_MSG(test,
+			      gup_kunit_run_write_locked(test,
+							 gup_kunit_remote_gup,
+							 r, 10 * HZ),
+			      "get_user_pages_vma() waited for mmap_lock");
+	KUNIT_EXPECT_EQ(test, r->ret, 0);
+	KUNIT_EXPECT_EQ(test, r->lock, GUP_VMA_LOCK);
+}
+
+static int gup_kunit_remote_read(void *data)
+{
+	struct gup_kunit_remote *r = data;
+
+	r->ret = access_remote_vm(r->mm, r->addr, r->buf, r->len, FOLL_FORCE);
+	complete(&r->done);
+	return 0;
+}
+
+static int gup_kunit_remote_write(void *data)
+{
+	struct gup_kunit_remote *r = data;
+
+	r->ret = access_remote_vm(r->mm, r->addr, r->buf, r->len,
+				  FOLL_FORCE | FOLL_WRITE);
+	complete(&r->done);
+	return 0;
+}
+
+/*
+ * access_remote_vm(), as ptrace and /proc/pid/mem use it, while the test
+ * holds the target mm's mmap_lock for write: a transfer that lies in one
+ * VMA, across a page boundary, completes (a write, then a read of what it
+ * wrote); one that spans two VMAs waits for mmap_lock, and completes once
+ * the test drops it.
+ */
+static void gup_access_remote_vm_vma_lock(struct kunit *test)
+{
+	static const char data[16] = "0123456789abcdef";
+	static const char zero[16];
+	struct gup_kunit_remote *r;
+	unsigned long addr, ro;
+
+	if (!IS_ENABLED(CONFIG_PER_VMA_LOCK))
+		kunit_skip(test, "without CONFIG_PER_VMA_LOCK every call takes mmap_lock");
+
+	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	/* Pages 0-1 read-write, page 2 read-only: two VMAs. */
+	addr = gup_kunit_anon(test, 3);
+	ro = addr + 2 * PAGE_SIZE;
+	KUNIT_ASSERT_EQ(test, kunit_vm_mmap(test, NULL, ro, PAGE_SIZE,
+					    PROT_READ, MAP_PRIVATE |
+					    MAP_ANONYMOUS | MAP_FIXED, 0), ro);
+	r->mm = current->mm;
+
+	r->addr = addr + PAGE_SIZE - 8;
+	r->len = sizeof(data);
+	memcpy(r->buf, data, sizeof(data));
+	KUNIT_EXPECT_TRUE_MSG(test,
+			      gup_kunit_run_write_locked(test,
+							 gup_kunit_remote_write,
+							 r, 10 * HZ),
+			      "a write in one VMA waited for mmap_lock");
+	KUNIT_EXPECT_EQ(test, r->ret, sizeof(data));
+
+	memset(r->buf, 0, sizeof(r->buf));
+	KUNIT_EXPECT_TRUE_MSG(test,
+			      gup_kunit_run_write_locked(test,
+							 gup_kunit_remote_read,
+							 r, 10 * HZ),
+			      "a read in one VMA waited for mmap_lock");
+	KUNIT_EXPECT_EQ(test, r->ret, sizeof(data));
+	KUNIT_EXPECT_MEMEQ(test, r->buf, data, sizeof(data));
+
+	/* Across the two VMAs: mmap_lock, held here for a second. */
+	r->addr = ro - 8;
+	memset(r->buf, 0xff, sizeof(r->buf));
+	KUNIT_EXPECT_FALSE_MSG(test,
+			       gup_kunit_run_write_locked(test,
+							  gup_kunit_remote_read,
+							  r, HZ),
+			       "a read across two VMAs did not wait for mmap_lock");
+	KUNIT_EXPECT_EQ(test, r->ret, sizeof(data));
+	/* Both never written: zeroes where the test put 0xff. */
+	KUNIT_EXPECT_MEMEQ(test, r->buf, zero, sizeof(zero));
+}
+
+/*
+ * A write through access_remote_vm() pins the pages it writes, a read
+ * takes references: the mm gets MMF_HAS_PINNED from the write and not
+ * from the read, and every count comes back.  Three ways: in one piece
+ * under the VMA lock, in one piece under mmap_lock (the VMA lock stubbed
+ * out), and page by page under mmap_lock (five pages, more than are taken
+ * in one piece).  Each case runs in a kthread with an mm of its own.
+ */
+static void gup_access_remote_vm_pins(struct kunit *test)
+{
+	const int lens[] = { 8, 8, 4 * PAGE_SIZE + 8 };
+	struct mm_struct *mm;
+	struct page *mapped[6];
+	int before[6], len, i;
+	unsigned long addr;
+	unsigned int pass;
+	char *data, *buf;
+
+	data = kunit_kmalloc(test, lens[2], GFP_KERNEL);
+	buf = kunit_kmalloc(test, lens[2], GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, data && buf);
+	addr = gup_kunit_populated(test, 6, mapped, before);
+	mm = current->mm;	/* kunit_vm_mmap() attached it */
+
+	for (pass = 0; pass < ARRAY_SIZE(lens); pass++) {
+		len = lens[pass];
+		memset(data, 'a' + pass, len);
+		if (pass == 1)
+			kunit_activate_static_stub(test, gup_lock_vma_under_rcu,
+						   gup_kunit_no_vma_lock);
+		/* Across a page boundary. */
+		KUNIT_EXPECT_EQ(test, access_remote_vm(mm, addr + PAGE_SIZE - 4,
+						       buf, len, 0), len);
+		KUNIT_EXPECT_FALSE_MSG(test, mm_flags_test(MMF_HAS_PINNED, mm),
+				       "pass %u: a read pinned", pass);
+		KUNIT_EXPECT_EQ(test, access_remote_vm(mm, addr + PAGE_SIZE - 4,
+						       data, len, FOLL_WRITE),
+				len);
+		KUNIT_EXPECT_TRUE_MSG(test, mm_flags_test(MMF_HAS_PINNED, mm),
+				      "pass %u: the write did not pin", pass);
+		KUNIT_EXPECT_EQ(test, access_remote_vm(mm, addr + PAGE_SIZE - 4,
+						       buf, len, 0), len);
+		KUNIT_EXPECT_MEMEQ(test, buf, data, len);
+		if (pass == 1)
+			kunit_deactivate_static_stub(test,
+						     gup_lock_vma_under_rcu);
+		for (i = 0; i < ARRAY_SIZE(mapped); i++) {
+			struct folio *folio = page_folio(mapped[i]);
+
+			KUNIT_EXPECT_EQ(test, gup_kunit_ref(mapped[i]),
+					before[i]);
+			KUNIT_EXPECT_FALSE(test, folio_maybe_dma_pinned(folio));
+		}
+		/* The flag stays for the mm's life: start again afresh. */
+		mm_flags_clear(MMF_HAS_PINNED, mm);
+	}
+	gup_kunit_put_mapped(mapped, ARRAY_SIZE(mapped));
+}
+
 static struct kunit_case gup_kunit_cases[] = {
 	KUNIT_CASE(gup_args),
 	KUNIT_CASE(gup_fault_flags),
+	KUNIT_CASE(gup_vma_lock_and_fallback),
+	KUNIT_CASE(gup_vma_faults),
+	KUNIT_CASE(gup_vma_boundary),
+	KUNIT_CASE(gup_vma_caller_lock),
+	KUNIT_CASE(gup_vma_under_mmap_write_lock),
+	KUNIT_CASE(gup_access_remote_vm_vma_lock),
+	KUNIT_CASE(gup_access_remote_vm_pins),
 	{}
 };
 
@@ -400,3 +1019,4 @@ kunit_test_suite(gup_kunit_suite);
 
 MODULE_DESCRIPTION("KUnit tests for get_user_pages() and pin_user_pages()");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");

@@ -72,7 +72,7 @@ help: ## this list
 		sed -e 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
 	@echo "Variables: KSRC=/path/to/linux (apply onto your git tree), \
 SUITES=a,b, ACCEL=kvm|tcg, BOOT_TIMEOUT=s, GUEST_TIMEOUT=s, JOBS=n, \
-CACHE=dir, PATCHES=dir, BASE=6.12|7.3, V=1"
+CACHE=dir, PATCHES=dir, BASE_VERSION=v, V=1"
 
 clean: ## remove run output (out/); the base cache and ccache stay
 	rm -rf out

@@ -18,7 +18,7 @@
 #include <linux/hugetlb.h>
 #include <linux/migrate.h>
 #include <linux/mm_inline.h>
-#include <linux/pagevec.h>
+#include <linux/folio_batch.h>
 #include <linux/sched/mm.h>
 #include <linux/shmem_fs.h>
 #include <linux/userfaultfd_k.h>
@@ -30,11 +30,7 @@
 #include <asm/tlbflush.h>
 
 #include "internal.h"
-
-struct follow_page_context {
-	struct dev_pagemap *pgmap;
-	unsigned int page_mask;
-};
+#include "swap.h"
 
 static inline void sanity_check_pinned_pages(struct page **pages,
 					     unsigned long npages)
@@ -67,11 +63,11 @@ static inline void sanity_check_pinned_pages(struct page **pages,
 		    !folio_test_anon(folio))
 			continue;
 		if (!folio_test_large(folio) || folio_test_hugetlb(folio))
-			VM_BUG_ON_PAGE(!PageAnonExclusive(&folio->page), page);
+			VM_WARN_ON_ONCE_FOLIO(!PageAnonExclusive(&folio->page), folio);
 		else
 			/* Either a PTE-mapped or a PMD-mapped THP. */
-			VM_BUG_ON_PAGE(!PageAnonExclusive(&folio->page) &&
-				       !PageAnonExclusive(page), page);
+			VM_WARN_ON_ONCE_PAGE(!PageAnonExclusive(&folio->page) &&
+					     !PageAnonExclusive(page), page);
 	}
 }
 
@@ -100,8 +96,7 @@ retry:
 	 * belongs to this folio.
 	 */
 	if (unlikely(page_folio(page) != folio)) {
-		if (!put_devmap_managed_folio_refs(folio, refs))
-			folio_put_refs(folio, refs);
+		folio_put_refs(folio, refs);
 		goto retry;
 	}
 
@@ -114,14 +109,13 @@ static void gup_put_folio(struct folio *folio, int refs, unsigned int flags)
 		if (is_zero_folio(folio))
 			return;
 		node_stat_mod_folio(folio, NR_FOLL_PIN_RELEASED, refs);
-		if (folio_test_large(folio))
+		if (folio_has_pincount(folio))
 			atomic_sub(refs, &folio->_pincount);
 		else
 			refs *= GUP_PIN_COUNTING_BIAS;
 	}
 
-	if (!put_devmap_managed_folio_refs(folio, refs))
-		folio_put_refs(folio, refs);
+	folio_put_refs(folio, refs);
 }
 
 /**
@@ -153,7 +147,7 @@ int __must_check try_grab_folio(struct folio *folio, int refs,
 	if (WARN_ON_ONCE(folio_ref_count(folio) <= 0))
 		return -ENOMEM;
 
-	if (unlikely(!(flags & FOLL_PCI_P2PDMA) && is_pci_p2pdma_page(&folio->page)))
+	if (unlikely(!(flags & FOLL_PCI_P2PDMA) && folio_is_pci_p2pdma(folio)))
 		return -EREMOTEIO;
 
 	if (flags & FOLL_GET)
@@ -170,7 +164,7 @@ int __must_check try_grab_folio(struct folio *folio, int refs,
 		 * Increment the normal page refcount field at least once,
 		 * so that the page really is pinned.
 		 */
-		if (folio_test_large(folio)) {
+		if (folio_has_pincount(folio)) {
 			folio_ref_add(folio, refs);
 			atomic_add(refs, &folio->_pincount);
 		} else {
@@ -229,7 +223,7 @@ void folio_add_pin(struct folio *folio)
 	 * page refcount field at least once, so that the page really is
 	 * pinned.
 	 */
-	if (folio_test_large(folio)) {
+	if (folio_has_pincount(folio)) {
 		WARN_ON_ONCE(atomic_read(&folio->_pincount) < 1);
 		folio_ref_inc(folio);
 		atomic_inc(&folio->_pincount);
@@ -245,7 +239,7 @@ void folio_add_pin(struct folio *folio)
 static inline struct folio *gup_folio_range_next(struct page *start,
 		unsigned long npages, unsigned long i, unsigned int *ntails)
 {
-	struct page *next = nth_page(start, i);
+	struct page *next = start + i;
 	struct folio *folio = page_folio(next);
 	unsigned int nr = 1;
 
@@ -350,6 +344,10 @@ EXPORT_SYMBOL(unpin_user_pages_dirty_lock);
  * "gup-pinned page range" refers to a range of pages that has had one of the
  * pin_user_pages() variants called on that page.
  *
+ * The page range must be truly physically contiguous: the page range
+ * corresponds to a contiguous PFN range and all pages can be iterated
+ * naturally.
+ *
  * For the page ranges defined by [page .. page+npages], make that range (or
  * its head pages, if a compound page) dirty, if @make_dirty is true, and if the
  * page range was previously listed as clean.
@@ -366,6 +364,8 @@ void unpin_user_page_range_dirty_lock(struct page *page, unsigned long npages,
 	unsigned long i;
 	struct folio *folio;
 	unsigned int nr;
+
+	VM_WARN_ON_ONCE(!page_range_contiguous(page, npages));
 
 	for (i = 0; i < npages; i += nr) {
 		folio = gup_folio_range_next(page, npages, i, &nr);
@@ -483,265 +483,15 @@ EXPORT_SYMBOL_GPL(unpin_folios);
  * lifecycle.  Avoid setting the bit unless necessary, or it might cause write
  * cache bouncing on large SMP machines for concurrent pinned gups.
  */
-static inline void mm_set_has_pinned_flag(unsigned long *mm_flags)
+static inline void mm_set_has_pinned_flag(struct mm_struct *mm)
 {
-	if (!test_bit(MMF_HAS_PINNED, mm_flags))
-		set_bit(MMF_HAS_PINNED, mm_flags);
-}
-
-/*
- * The contract of each entry point: the flags it forces, and who owns
- * mmap_lock during the call.
- */
-const struct gup_entry_desc gup_entries[NR_GUP_ENTRIES] = {
-	[GUP_GET_USER_PAGES_REMOTE] = { "get_user_pages_remote",
-		FOLL_TOUCH | FOLL_REMOTE, GUP_LOCK_CALLER },
-	[GUP_GET_USER_PAGES] = { "get_user_pages",
-		FOLL_TOUCH, GUP_LOCK_CALLER },
-	[GUP_GET_USER_PAGES_UNLOCKED] = { "get_user_pages_unlocked",
-		FOLL_TOUCH, GUP_LOCK_INTERNAL },
-	[GUP_GET_USER_PAGES_FAST_ONLY] = { "get_user_pages_fast_only",
-		FOLL_GET | FOLL_FAST_ONLY, GUP_LOCK_FAST },
-	[GUP_GET_USER_PAGES_FAST] = { "get_user_pages_fast",
-		FOLL_GET, GUP_LOCK_FAST },
-	[GUP_PIN_USER_PAGES_FAST] = { "pin_user_pages_fast",
-		FOLL_PIN, GUP_LOCK_FAST },
-	[GUP_PIN_USER_PAGES_REMOTE] = { "pin_user_pages_remote",
-		FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE, GUP_LOCK_CALLER },
-	[GUP_PIN_USER_PAGES] = { "pin_user_pages",
-		FOLL_PIN, GUP_LOCK_CALLER },
-	[GUP_PIN_USER_PAGES_UNLOCKED] = { "pin_user_pages_unlocked",
-		FOLL_PIN | FOLL_TOUCH, GUP_LOCK_INTERNAL },
-	[GUP_GET_USER_PAGES_VMA] = { "get_user_pages_vma",
-		FOLL_GET | FOLL_TOUCH | FOLL_REMOTE, GUP_LOCK_SINGLE_VMA },
-	[GUP_PIN_USER_PAGES_VMA] = { "pin_user_pages_vma",
-		FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE, GUP_LOCK_SINGLE_VMA },
-	[GUP_POPULATE_VMA_PAGE_RANGE] = { "populate_vma_page_range",
-		FOLL_TOUCH, GUP_LOCK_CALLER },
-	[GUP_FAULTIN_PAGE_RANGE] = { "faultin_page_range",
-		FOLL_TOUCH | FOLL_MADV_POPULATE, GUP_LOCK_CALLER_UNLOCKABLE },
-};
-
-/* What the warning says when a rule is broken. */
-const char * const gup_rule_names[NR_GUP_RULES] = {
-	[GUP_ARGS_OK]			= "arguments are valid",
-	[GUP_RULE_INTERNAL_FLAGS]	= "internal FOLL_ flags passed in",
-	[GUP_RULE_LOCKED_NOT_HELD]	= "*locked is not 1",
-	[GUP_RULE_LOCKED_REQUIRED]	= "locked is required",
-	[GUP_RULE_GET_AND_PIN]		= "FOLL_GET and FOLL_PIN together",
-	[GUP_RULE_LONGTERM_NOT_PIN]	= "FOLL_LONGTERM without FOLL_PIN",
-	[GUP_RULE_NO_PAGES]		= "FOLL_GET or FOLL_PIN without pages",
-	[GUP_RULE_LONGTERM_P2PDMA]	= "FOLL_LONGTERM with FOLL_PCI_P2PDMA",
-	[GUP_RULE_LONGTERM_NOWAIT]	= "FOLL_LONGTERM with FOLL_NOWAIT",
-	[GUP_RULE_P2PDMA_NOT_PIN]	= "FOLL_PCI_P2PDMA without FOLL_PIN",
-	[GUP_RULE_FAST_FLAGS]		= "a flag GUP-fast does not honour",
-	[GUP_RULE_VMA_FLAGS]		= "a flag the single-VMA GUP does not honour",
-};
-
-/*
- * The flags the GUP-fast entry points honour, on the lockless walk and in
- * their fallback to the slow path.
- */
-#define GUP_FAST_FLAGS	(FOLL_WRITE | FOLL_LONGTERM | FOLL_FORCE | FOLL_GET | \
-			 FOLL_NOFAULT | FOLL_PCI_P2PDMA | FOLL_HONOR_NUMA_FAULT)
-
-/*
- * The flags get_user_pages_vma() and pin_user_pages_vma() honour: all but
- * FOLL_LONGTERM and FOLL_PCI_P2PDMA.
- */
-#define GUP_VMA_FLAGS	(FOLL_WRITE | FOLL_GET | FOLL_DUMP | FOLL_FORCE | \
-			 FOLL_NOWAIT | FOLL_NOFAULT | FOLL_HWPOISON | \
-			 FOLL_ANON | FOLL_SPLIT_PMD | FOLL_INTERRUPTIBLE | \
-			 FOLL_HONOR_NUMA_FAULT)
-
-/**
- * gup_check_args() - Check the arguments of a GUP call against the rules.
- * @pages:	the caller's @pages array (only NULL or not matters)
- * @locked:	the caller's @locked, or NULL
- * @gup_flags:	the flags the caller passed
- * @entry:	the entry point called
- *
- * The rules are written once, here, and every entry point goes through
- * them via is_valid_gup_args().  This function only checks, and does not
- * warn, so that an interface taking flags from user space (the gup_test
- * debugfs file) can refuse them quietly.
- *
- * Return: GUP_ARGS_OK, or the first rule, in enum gup_rule order, that the
- * call breaks.
- */
-enum gup_rule gup_check_args(struct page **pages, int *locked,
-			     unsigned int gup_flags, enum gup_entry entry)
-{
-	const struct gup_entry_desc *ep = &gup_entries[entry];
-	unsigned int flags = gup_flags | ep->to_set;
-	const bool broken[NR_GUP_RULES] = {
-		/*
-		 * Internal flags are set by the entry points, never by their
-		 * callers: FOLL_PIN only by pin_user_pages*(), so that what is
-		 * pinned is unpinned; FOLL_REMOTE, FOLL_TOUCH, FOLL_FAST_ONLY
-		 * and FOLL_MADV_POPULATE by the entry points that mean them;
-		 * FOLL_UNLOCKABLE only by is_valid_gup_args(); FOLL_TRIED only
-		 * by the retry in __get_user_pages_locked().
-		 */
-		[GUP_RULE_INTERNAL_FLAGS] = gup_flags & INTERNAL_GUP_FLAGS,
-		/*
-		 * A caller that passes @locked holds mmap_lock and says so with
-		 * *@locked == 1; GUP clears it when it drops the lock.  Anything
-		 * else means the caller's idea of the lock is already wrong.
-		 */
-		[GUP_RULE_LOCKED_NOT_HELD] = locked && *locked != 1,
-		/*
-		 * faultin_page_range() always lets the fault path drop the lock,
-		 * so it must be able to tell the caller, through @locked.
-		 */
-		[GUP_RULE_LOCKED_REQUIRED] =
-			ep->lock == GUP_LOCK_CALLER_UNLOCKABLE && !locked,
-		/*
-		 * A page is either referenced (put_page()) or pinned
-		 * (unpin_user_page()); one call cannot do both.
-		 */
-		[GUP_RULE_GET_AND_PIN] =
-			(flags & (FOLL_GET | FOLL_PIN)) == (FOLL_GET | FOLL_PIN),
-		/*
-		 * Long-term users must be visible as such: only a pin is
-		 * counted, and only pinning migrates pages out of ZONE_MOVABLE
-		 * and CMA first and refuses file pages that need dirty tracking.
-		 */
-		[GUP_RULE_LONGTERM_NOT_PIN] =
-			(flags & FOLL_LONGTERM) && !(flags & FOLL_PIN),
-		/* Whoever takes references must get the pages to drop them. */
-		[GUP_RULE_NO_PAGES] = (flags & (FOLL_GET | FOLL_PIN)) && !pages,
-		/* A P2PDMA pgmap may be hot-unplugged at any time. */
-		[GUP_RULE_LONGTERM_P2PDMA] =
-			(flags & FOLL_LONGTERM) && (flags & FOLL_PCI_P2PDMA),
-		/*
-		 * A long-term pin migrates pages out of ZONE_MOVABLE and CMA
-		 * before pinning them: it allocates, waits for page locks and
-		 * writeback, and retries.  That is all waiting, which is what
-		 * FOLL_NOWAIT rules out.
-		 */
-		[GUP_RULE_LONGTERM_NOWAIT] =
-			(flags & FOLL_LONGTERM) && (flags & FOLL_NOWAIT),
-		/*
-		 * P2PDMA pages are PCI device memory, for callers that DMA-map
-		 * them with the P2PDMA helpers.  The one such caller, the
-		 * block layer through iov_iter_extract_pages(), pins.  A
-		 * FOLL_GET reference goes through iov_iter_get_pages2() to
-		 * splice, networking and other users that may touch the page
-		 * with the CPU and were never audited for device memory.
-		 */
-		[GUP_RULE_P2PDMA_NOT_PIN] =
-			(flags & FOLL_PCI_P2PDMA) && !(flags & FOLL_PIN),
-		/*
-		 * GUP-fast honours only GUP_FAST_FLAGS: gup_fast_fallback() has
-		 * refused the others, with a bare WARN, since it grew its flag
-		 * whitelist, and no caller asks for them.  Refuse them here
-		 * like any other broken rule, before GUP-fast starts.
-		 */
-		[GUP_RULE_FAST_FLAGS] = ep->lock == GUP_LOCK_FAST &&
-			(gup_flags & ~INTERNAL_GUP_FLAGS & ~GUP_FAST_FLAGS),
-		/*
-		 * The single-VMA entry points hand back pages for the caller to
-		 * access with the CPU while it holds the VMA's lock, and have no
-		 * path that migrates pages before pinning them.  A long-term
-		 * pin would get neither the migration nor a caller that drops
-		 * its pages soon; P2PDMA pages are for DMA, not for kmap().
-		 */
-		[GUP_RULE_VMA_FLAGS] = ep->lock == GUP_LOCK_SINGLE_VMA &&
-			(gup_flags & ~INTERNAL_GUP_FLAGS & ~GUP_VMA_FLAGS),
-	};
-	enum gup_rule rule;
-
-	for (rule = GUP_ARGS_OK + 1; rule < NR_GUP_RULES; rule++)
-		if (broken[rule])
-			return rule;
-	return GUP_ARGS_OK;
-}
-
-/*
- * In-kernel misuse of a GUP entry point is a bug in the caller: warn, once
- * per rule, naming the entry point and the rule.  The KUnit suite redirects
- * this to count the calls it makes with invalid arguments on purpose.
- */
-VISIBLE_IF_KUNIT void gup_warn_invalid_args(enum gup_entry entry,
-					    enum gup_rule rule)
-{
-	static unsigned long warned;
-
-	KUNIT_STATIC_STUB_REDIRECT(gup_warn_invalid_args, entry, rule);
-	BUILD_BUG_ON(NR_GUP_RULES > BITS_PER_LONG);
-	if (!test_and_set_bit(rule, &warned))
-		WARN(1, "%s(): invalid arguments: %s\n",
-		     gup_entries[entry].name, gup_rule_names[rule]);
-}
-
-static bool gup_may_unlock(enum gup_lock lock, int *locked,
-			   unsigned int gup_flags)
-{
-	if (gup_flags & FOLL_NOWAIT)
-		return false;
-	switch (lock) {
-	case GUP_LOCK_CALLER:
-	case GUP_LOCK_CALLER_UNLOCKABLE:
-	case GUP_LOCK_SINGLE_VMA:
-		return locked;
-	case GUP_LOCK_INTERNAL:
-		return true;
-	case GUP_LOCK_FAST:
-		return !(gup_flags & FOLL_FAST_ONLY);
-	}
-	return false;
-}
-
-/*
- * Check that the given flags are valid for the gup/pup entry point @entry,
- * and add the flags the entry point forces.  The rules are in
- * gup_check_args().
- *
- * This is the only place that sets FOLL_UNLOCKABLE, which means "this call
- * may drop mmap_lock".  It may if the caller handed us @locked, or if GUP
- * takes the lock itself; but FOLL_NOWAIT means that the lock stays held:
- * it turns into FAULT_FLAG_RETRY_NOWAIT, and the handlers that drop the
- * lock even so serve VM_IO | VM_PFNMAP mappings, which check_vma_flags()
- * refuses before GUP faults.  So then it may not.
- */
-VISIBLE_IF_KUNIT bool is_valid_gup_args(struct page **pages, int *locked,
-					unsigned int *gup_flags_p,
-					enum gup_entry entry)
-{
-	enum gup_rule rule = gup_check_args(pages, locked, *gup_flags_p, entry);
-	unsigned int gup_flags;
-
-	if (unlikely(rule != GUP_ARGS_OK)) {
-		gup_warn_invalid_args(entry, rule);
-		return false;
-	}
-
-	gup_flags = *gup_flags_p | gup_entries[entry].to_set;
-	if (gup_may_unlock(gup_entries[entry].lock, locked, gup_flags))
-		gup_flags |= FOLL_UNLOCKABLE;
-
-	*gup_flags_p = gup_flags;
-	return true;
+	if (!mm_flags_test(MMF_HAS_PINNED, mm))
+		mm_flags_set(MMF_HAS_PINNED, mm);
 }
 
 #ifdef CONFIG_MMU
 
 #ifdef CONFIG_HAVE_GUP_FAST
-static int record_subpages(struct page *page, unsigned long sz,
-			   unsigned long addr, unsigned long end,
-			   struct page **pages)
-{
-	struct page *start_page;
-	int nr;
-
-	start_page = nth_page(page, (addr & (sz - 1)) >> PAGE_SHIFT);
-	for (nr = 0; addr != end; nr++, addr += PAGE_SIZE)
-		pages[nr] = nth_page(start_page, nr);
-
-	return nr;
-}
-
 /**
  * try_grab_folio_fast() - Attempt to get or pin a folio in fast path.
  * @page:  pointer to page to be grabbed
@@ -808,8 +558,7 @@ static struct folio *try_grab_folio_fast(struct page *page, int refs,
 	 */
 	if (unlikely((flags & FOLL_LONGTERM) &&
 		     !folio_is_longterm_pinnable(folio))) {
-		if (!put_devmap_managed_folio_refs(folio, refs))
-			folio_put_refs(folio, refs);
+		folio_put_refs(folio, refs);
 		return NULL;
 	}
 
@@ -821,7 +570,7 @@ static struct folio *try_grab_folio_fast(struct page *page, int refs,
 	 * is pinned.  That's why the refcount from the earlier
 	 * try_get_folio() is left intact.
 	 */
-	if (folio_test_large(folio))
+	if (folio_has_pincount(folio))
 		atomic_add(refs, &folio->_pincount);
 	else
 		folio_ref_add(folio,
@@ -838,6 +587,33 @@ static struct folio *try_grab_folio_fast(struct page *page, int refs,
 	return folio;
 }
 #endif	/* CONFIG_HAVE_GUP_FAST */
+
+/* Common code for can_follow_write_* */
+static inline bool can_follow_write_common(struct page *page,
+		struct vm_area_struct *vma, unsigned int flags)
+{
+	/* Maybe FOLL_FORCE is set to override it? */
+	if (!(flags & FOLL_FORCE))
+		return false;
+
+	/* But FOLL_FORCE has no effect on shared mappings */
+	if (vma->vm_flags & (VM_MAYSHARE | VM_SHARED))
+		return false;
+
+	/* ... or read-only private ones */
+	if (!(vma->vm_flags & VM_MAYWRITE))
+		return false;
+
+	/* ... or already writable ones that just need to take a write fault */
+	if (vma->vm_flags & VM_WRITE)
+		return false;
+
+	/*
+	 * See can_change_pte_writable(): we broke COW and could map the page
+	 * writable if we have an exclusive anonymous page ...
+	 */
+	return page && PageAnon(page) && PageAnonExclusive(page);
+}
 
 static struct page *no_page_table(struct vm_area_struct *vma,
 				  unsigned int flags, unsigned long address)
@@ -865,9 +641,21 @@ static struct page *no_page_table(struct vm_area_struct *vma,
 }
 
 #ifdef CONFIG_PGTABLE_HAS_HUGE_LEAVES
+/* FOLL_FORCE can write to even unwritable PUDs in COW mappings. */
+static inline bool can_follow_write_pud(pud_t pud, struct page *page,
+					struct vm_area_struct *vma,
+					unsigned int flags)
+{
+	/* If the pud is writable, we can write to the page. */
+	if (pud_write(pud))
+		return true;
+
+	return can_follow_write_common(page, vma, flags);
+}
+
 static struct page *follow_huge_pud(struct vm_area_struct *vma,
 				    unsigned long addr, pud_t *pudp,
-				    int flags, struct follow_page_context *ctx)
+				    int flags, unsigned long *page_mask)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct page *page;
@@ -877,45 +665,24 @@ static struct page *follow_huge_pud(struct vm_area_struct *vma,
 
 	assert_spin_locked(pud_lockptr(mm, pudp));
 
-	if ((flags & FOLL_WRITE) && !pud_write(pud))
-		return NULL;
-
 	if (!pud_present(pud))
 		return NULL;
 
+	if ((flags & FOLL_WRITE) &&
+	    !can_follow_write_pud(pud, pfn_to_page(pfn), vma, flags))
+		return NULL;
+
 	pfn += (addr & ~PUD_MASK) >> PAGE_SHIFT;
-
-	if (IS_ENABLED(CONFIG_HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD) &&
-	    pud_devmap(pud)) {
-		/*
-		 * device mapped pages can only be returned if the caller
-		 * will manage the page reference count.
-		 *
-		 * At least one of FOLL_GET | FOLL_PIN must be set, so
-		 * assert that here:
-		 */
-		if (!(flags & (FOLL_GET | FOLL_PIN)))
-			return ERR_PTR(-EEXIST);
-
-		if (flags & FOLL_TOUCH)
-			touch_pud(vma, addr, pudp, flags & FOLL_WRITE);
-
-		ctx->pgmap = get_dev_pagemap(pfn, ctx->pgmap);
-		if (!ctx->pgmap)
-			return ERR_PTR(-EFAULT);
-	}
-
 	page = pfn_to_page(pfn);
 
-	if (!pud_devmap(pud) && !pud_write(pud) &&
-	    gup_must_unshare(vma, flags, page))
+	if (!pud_write(pud) && gup_must_unshare(vma, flags, page))
 		return ERR_PTR(-EMLINK);
 
 	ret = try_grab_folio(page_folio(page), 1, flags);
 	if (ret)
 		page = ERR_PTR(ret);
 	else
-		ctx->page_mask = HPAGE_PUD_NR - 1;
+		*page_mask = HPAGE_PUD_NR - 1;
 
 	return page;
 }
@@ -929,27 +696,7 @@ static inline bool can_follow_write_pmd(pmd_t pmd, struct page *page,
 	if (pmd_write(pmd))
 		return true;
 
-	/* Maybe FOLL_FORCE is set to override it? */
-	if (!(flags & FOLL_FORCE))
-		return false;
-
-	/* But FOLL_FORCE has no effect on shared mappings */
-	if (vma->vm_flags & (VM_MAYSHARE | VM_SHARED))
-		return false;
-
-	/* ... or read-only private ones */
-	if (!(vma->vm_flags & VM_MAYWRITE))
-		return false;
-
-	/* ... or already writable ones that just need to take a write fault */
-	if (vma->vm_flags & VM_WRITE)
-		return false;
-
-	/*
-	 * See can_change_pte_writable(): we broke COW and could map the page
-	 * writable if we have an exclusive anonymous page ...
-	 */
-	if (!page || !PageAnon(page) || !PageAnonExclusive(page))
+	if (!can_follow_write_common(page, vma, flags))
 		return false;
 
 	/* ... and a write-fault isn't required for other reasons. */
@@ -961,7 +708,7 @@ static inline bool can_follow_write_pmd(pmd_t pmd, struct page *page,
 static struct page *follow_huge_pmd(struct vm_area_struct *vma,
 				    unsigned long addr, pmd_t *pmd,
 				    unsigned int flags,
-				    struct follow_page_context *ctx)
+				    unsigned long *page_mask)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	pmd_t pmdval = *pmd;
@@ -985,8 +732,8 @@ static struct page *follow_huge_pmd(struct vm_area_struct *vma,
 	if (!pmd_write(pmdval) && gup_must_unshare(vma, flags, page))
 		return ERR_PTR(-EMLINK);
 
-	VM_BUG_ON_PAGE((flags & FOLL_PIN) && PageAnon(page) &&
-			!PageAnonExclusive(page), page);
+	VM_WARN_ON_ONCE_PAGE((flags & FOLL_PIN) && PageAnon(page) &&
+			     !PageAnonExclusive(page), page);
 
 	ret = try_grab_folio(page_folio(page), 1, flags);
 	if (ret)
@@ -998,7 +745,7 @@ static struct page *follow_huge_pmd(struct vm_area_struct *vma,
 #endif	/* CONFIG_TRANSPARENT_HUGEPAGE */
 
 	page += (addr & ~HPAGE_PMD_MASK) >> PAGE_SHIFT;
-	ctx->page_mask = HPAGE_PMD_NR - 1;
+	*page_mask = HPAGE_PMD_NR - 1;
 
 	return page;
 }
@@ -1006,7 +753,7 @@ static struct page *follow_huge_pmd(struct vm_area_struct *vma,
 #else  /* CONFIG_PGTABLE_HAS_HUGE_LEAVES */
 static struct page *follow_huge_pud(struct vm_area_struct *vma,
 				    unsigned long addr, pud_t *pudp,
-				    int flags, struct follow_page_context *ctx)
+				    int flags, unsigned long *page_mask)
 {
 	return NULL;
 }
@@ -1014,7 +761,7 @@ static struct page *follow_huge_pud(struct vm_area_struct *vma,
 static struct page *follow_huge_pmd(struct vm_area_struct *vma,
 				    unsigned long addr, pmd_t *pmd,
 				    unsigned int flags,
-				    struct follow_page_context *ctx)
+				    unsigned long *page_mask)
 {
 	return NULL;
 }
@@ -1050,27 +797,7 @@ static inline bool can_follow_write_pte(pte_t pte, struct page *page,
 	if (pte_write(pte))
 		return true;
 
-	/* Maybe FOLL_FORCE is set to override it? */
-	if (!(flags & FOLL_FORCE))
-		return false;
-
-	/* But FOLL_FORCE has no effect on shared mappings */
-	if (vma->vm_flags & (VM_MAYSHARE | VM_SHARED))
-		return false;
-
-	/* ... or read-only private ones */
-	if (!(vma->vm_flags & VM_MAYWRITE))
-		return false;
-
-	/* ... or already writable ones that just need to take a write fault */
-	if (vma->vm_flags & VM_WRITE)
-		return false;
-
-	/*
-	 * See can_change_pte_writable(): we broke COW and could map the page
-	 * writable if we have an exclusive anonymous page ...
-	 */
-	if (!page || !PageAnon(page) || !PageAnonExclusive(page))
+	if (!can_follow_write_common(page, vma, flags))
 		return false;
 
 	/* ... and a write-fault isn't required for other reasons. */
@@ -1080,8 +807,7 @@ static inline bool can_follow_write_pte(pte_t pte, struct page *page,
 }
 
 static struct page *follow_page_pte(struct vm_area_struct *vma,
-		unsigned long address, pmd_t *pmd, unsigned int flags,
-		struct dev_pagemap **pgmap)
+		unsigned long address, pmd_t *pmd, unsigned int flags)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct folio *folio;
@@ -1089,11 +815,6 @@ static struct page *follow_page_pte(struct vm_area_struct *vma,
 	spinlock_t *ptl;
 	pte_t *ptep, pte;
 	int ret;
-
-	/* FOLL_GET and FOLL_PIN are mutually exclusive. */
-	if (WARN_ON_ONCE((flags & (FOLL_PIN | FOLL_GET)) ==
-			 (FOLL_PIN | FOLL_GET)))
-		return ERR_PTR(-EINVAL);
 
 	ptep = pte_offset_map_lock(mm, pmd, address, &ptl);
 	if (!ptep)
@@ -1107,8 +828,7 @@ static struct page *follow_page_pte(struct vm_area_struct *vma,
 	page = vm_normal_page(vma, address, pte);
 
 	/*
-	 * We only care about anon pages in can_follow_write_pte() and don't
-	 * have to worry about pte_devmap() because they are never anon.
+	 * We only care about anon pages in can_follow_write_pte().
 	 */
 	if ((flags & FOLL_WRITE) &&
 	    !can_follow_write_pte(pte, page, vma, flags)) {
@@ -1116,18 +836,7 @@ static struct page *follow_page_pte(struct vm_area_struct *vma,
 		goto out;
 	}
 
-	if (!page && pte_devmap(pte) && (flags & (FOLL_GET | FOLL_PIN))) {
-		/*
-		 * Only return device mapping pages in the FOLL_GET or FOLL_PIN
-		 * case since they are only valid while holding the pgmap
-		 * reference.
-		 */
-		*pgmap = get_dev_pagemap(pte_pfn(pte), *pgmap);
-		if (*pgmap)
-			page = pte_page(pte);
-		else
-			goto no_page;
-	} else if (unlikely(!page)) {
+	if (unlikely(!page)) {
 		if (flags & FOLL_DUMP) {
 			/* Avoid special (like zero) pages in core dumps */
 			page = ERR_PTR(-EFAULT);
@@ -1149,8 +858,8 @@ static struct page *follow_page_pte(struct vm_area_struct *vma,
 		goto out;
 	}
 
-	VM_BUG_ON_PAGE((flags & FOLL_PIN) && PageAnon(page) &&
-		       !PageAnonExclusive(page), page);
+	VM_WARN_ON_ONCE_PAGE((flags & FOLL_PIN) && PageAnon(page) &&
+			     !PageAnonExclusive(page), page);
 
 	/* try_grab_folio() does nothing unless FOLL_GET or FOLL_PIN is set. */
 	ret = try_grab_folio(folio, 1, flags);
@@ -1174,14 +883,14 @@ static struct page *follow_page_pte(struct vm_area_struct *vma,
 	}
 	if (flags & FOLL_TOUCH) {
 		if ((flags & FOLL_WRITE) &&
-		    !pte_dirty(pte) && !PageDirty(page))
-			set_page_dirty(page);
+		    !pte_dirty(pte) && !folio_test_dirty(folio))
+			folio_mark_dirty(folio);
 		/*
 		 * pte_mkyoung() would be more correct here, but atomic care
 		 * is needed to avoid losing the dirty bit: it is easier to use
-		 * mark_page_accessed().
+		 * folio_mark_accessed().
 		 */
-		mark_page_accessed(page);
+		folio_mark_accessed(folio);
 	}
 out:
 	pte_unmap_unlock(ptep, ptl);
@@ -1196,7 +905,7 @@ no_page:
 static struct page *follow_pmd_mask(struct vm_area_struct *vma,
 				    unsigned long address, pud_t *pudp,
 				    unsigned int flags,
-				    struct follow_page_context *ctx)
+				    unsigned long *page_mask)
 {
 	pmd_t *pmd, pmdval;
 	spinlock_t *ptl;
@@ -1209,16 +918,8 @@ static struct page *follow_pmd_mask(struct vm_area_struct *vma,
 		return no_page_table(vma, flags, address);
 	if (!pmd_present(pmdval))
 		return no_page_table(vma, flags, address);
-	if (pmd_devmap(pmdval)) {
-		ptl = pmd_lock(mm, pmd);
-		page = follow_devmap_pmd(vma, address, pmd, flags, &ctx->pgmap);
-		spin_unlock(ptl);
-		if (page)
-			return page;
-		return no_page_table(vma, flags, address);
-	}
 	if (likely(!pmd_leaf(pmdval)))
-		return follow_page_pte(vma, address, pmd, flags, &ctx->pgmap);
+		return follow_page_pte(vma, address, pmd, flags);
 
 	if (pmd_protnone(pmdval) && !gup_can_follow_protnone(vma, flags))
 		return no_page_table(vma, flags, address);
@@ -1231,16 +932,16 @@ static struct page *follow_pmd_mask(struct vm_area_struct *vma,
 	}
 	if (unlikely(!pmd_leaf(pmdval))) {
 		spin_unlock(ptl);
-		return follow_page_pte(vma, address, pmd, flags, &ctx->pgmap);
+		return follow_page_pte(vma, address, pmd, flags);
 	}
 	if (pmd_trans_huge(pmdval) && (flags & FOLL_SPLIT_PMD)) {
 		spin_unlock(ptl);
 		split_huge_pmd(vma, pmd, address);
 		/* If pmd was left empty, stuff a page table in there quickly */
 		return pte_alloc(mm, pmd) ? ERR_PTR(-ENOMEM) :
-			follow_page_pte(vma, address, pmd, flags, &ctx->pgmap);
+			follow_page_pte(vma, address, pmd, flags);
 	}
-	page = follow_huge_pmd(vma, address, pmd, flags, ctx);
+	page = follow_huge_pmd(vma, address, pmd, flags, page_mask);
 	spin_unlock(ptl);
 	return page;
 }
@@ -1248,7 +949,7 @@ static struct page *follow_pmd_mask(struct vm_area_struct *vma,
 static struct page *follow_pud_mask(struct vm_area_struct *vma,
 				    unsigned long address, p4d_t *p4dp,
 				    unsigned int flags,
-				    struct follow_page_context *ctx)
+				    unsigned long *page_mask)
 {
 	pud_t *pudp, pud;
 	spinlock_t *ptl;
@@ -1261,7 +962,7 @@ static struct page *follow_pud_mask(struct vm_area_struct *vma,
 		return no_page_table(vma, flags, address);
 	if (pud_leaf(pud)) {
 		ptl = pud_lock(mm, pudp);
-		page = follow_huge_pud(vma, address, pudp, flags, ctx);
+		page = follow_huge_pud(vma, address, pudp, flags, page_mask);
 		spin_unlock(ptl);
 		if (page)
 			return page;
@@ -1270,13 +971,13 @@ static struct page *follow_pud_mask(struct vm_area_struct *vma,
 	if (unlikely(pud_bad(pud)))
 		return no_page_table(vma, flags, address);
 
-	return follow_pmd_mask(vma, address, pudp, flags, ctx);
+	return follow_pmd_mask(vma, address, pudp, flags, page_mask);
 }
 
 static struct page *follow_p4d_mask(struct vm_area_struct *vma,
 				    unsigned long address, pgd_t *pgdp,
 				    unsigned int flags,
-				    struct follow_page_context *ctx)
+				    unsigned long *page_mask)
 {
 	p4d_t *p4dp, p4d;
 
@@ -1287,7 +988,7 @@ static struct page *follow_p4d_mask(struct vm_area_struct *vma,
 	if (!p4d_present(p4d) || p4d_bad(p4d))
 		return no_page_table(vma, flags, address);
 
-	return follow_pud_mask(vma, address, p4dp, flags, ctx);
+	return follow_pud_mask(vma, address, p4dp, flags, page_mask);
 }
 
 /**
@@ -1295,20 +996,16 @@ static struct page *follow_p4d_mask(struct vm_area_struct *vma,
  * @vma: vm_area_struct mapping @address
  * @address: virtual address to look up
  * @flags: flags modifying lookup behaviour
- * @ctx: contains dev_pagemap for %ZONE_DEVICE memory pinning and a
- *       pointer to output page_mask
+ * @page_mask: a pointer to output page_mask
  *
  * @flags can have FOLL_ flags set, defined in <linux/mm.h>
- *
- * When getting pages from ZONE_DEVICE memory, the @ctx->pgmap caches
- * the device's dev_pagemap metadata to avoid repeating expensive lookups.
  *
  * When getting an anonymous page and the caller has to trigger unsharing
  * of a shared anonymous page first, -EMLINK is returned. The caller should
  * trigger a fault with FAULT_FLAG_UNSHARE set. Note that unsharing is only
  * relevant with FOLL_PIN and !FOLL_WRITE.
  *
- * On output, the @ctx->page_mask is set according to the size of the page.
+ * On output, @page_mask is set according to the size of the page.
  *
  * Return: the mapped (struct page *), %NULL if no mapping exists, or
  * an error pointer if there is a mapping to something not represented
@@ -1316,7 +1013,7 @@ static struct page *follow_p4d_mask(struct vm_area_struct *vma,
  */
 static struct page *follow_page_mask(struct vm_area_struct *vma,
 			      unsigned long address, unsigned int flags,
-			      struct follow_page_context *ctx)
+			      unsigned long *page_mask)
 {
 	pgd_t *pgd;
 	struct mm_struct *mm = vma->vm_mm;
@@ -1324,13 +1021,13 @@ static struct page *follow_page_mask(struct vm_area_struct *vma,
 
 	vma_pgtable_walk_begin(vma);
 
-	ctx->page_mask = 0;
+	*page_mask = 0;
 	pgd = pgd_offset(mm, address);
 
 	if (pgd_none(*pgd) || unlikely(pgd_bad(*pgd)))
 		page = no_page_table(vma, flags, address);
 	else
-		page = follow_p4d_mask(vma, address, pgd, flags, ctx);
+		page = follow_p4d_mask(vma, address, pgd, flags, page_mask);
 
 	vma_pgtable_walk_end(vma);
 
@@ -1352,10 +1049,7 @@ static int get_gate_page(struct mm_struct *mm, unsigned long address,
 	/* user gate pages are read-only */
 	if (gup_flags & FOLL_WRITE)
 		return -EFAULT;
-	if (address > TASK_SIZE)
-		pgd = pgd_offset_k(address);
-	else
-		pgd = pgd_offset_gate(mm, address);
+	pgd = pgd_offset(mm, address);
 	if (pgd_none(*pgd))
 		return -EFAULT;
 	p4d = p4d_offset(pgd, address);
@@ -1393,17 +1087,24 @@ unmap:
 }
 
 /*
- * The fault flags for a GUP fault with FOLL_ flags @flags, whichever lock the
- * fault runs under.
+ * mmap_lock must be held on entry.  If @flags has FOLL_UNLOCKABLE, the
+ * mmap_lock may be released.  If it is, *@locked will be set to 0 and -EBUSY
+ * returned.
  */
-static unsigned int gup_fault_flags(unsigned int flags, bool unshare)
+static int faultin_page(struct vm_area_struct *vma,
+		unsigned long address, unsigned int flags, bool unshare,
+		int *locked)
 {
 	unsigned int fault_flags = 0;
+	vm_fault_t ret;
 
+	if (flags & FOLL_NOFAULT)
+		return -EFAULT;
 	if (flags & FOLL_WRITE)
 		fault_flags |= FAULT_FLAG_WRITE;
 	if (flags & FOLL_REMOTE)
 		fault_flags |= FAULT_FLAG_REMOTE;
+	/* is_valid_gup_args() never lets the two meet. */
 	VM_WARN_ON_ONCE((flags & (FOLL_UNLOCKABLE | FOLL_NOWAIT)) ==
 			(FOLL_UNLOCKABLE | FOLL_NOWAIT));
 	if (flags & FOLL_UNLOCKABLE) {
@@ -1429,26 +1130,9 @@ static unsigned int gup_fault_flags(unsigned int flags, bool unshare)
 	if (unshare) {
 		fault_flags |= FAULT_FLAG_UNSHARE;
 		/* FAULT_FLAG_WRITE and FAULT_FLAG_UNSHARE are incompatible */
-		VM_BUG_ON(fault_flags & FAULT_FLAG_WRITE);
+		VM_WARN_ON_ONCE(fault_flags & FAULT_FLAG_WRITE);
 	}
-	return fault_flags;
-}
 
-/*
- * mmap_lock must be held on entry.  If @flags has FOLL_UNLOCKABLE, the
- * mmap_lock may be released.  If it is, *@locked will be set to 0 and -EBUSY
- * returned.  FOLL_UNLOCKABLE never comes with FOLL_NOWAIT: see
- * is_valid_gup_args().
- */
-static int faultin_page(struct vm_area_struct *vma, unsigned long address,
-			unsigned int flags, bool unshare, int *locked)
-{
-	unsigned int fault_flags;
-	vm_fault_t ret;
-
-	if (flags & FOLL_NOFAULT)
-		return -EFAULT;
-	fault_flags = gup_fault_flags(flags, unshare);
 	ret = handle_mm_fault(vma, address, fault_flags, NULL);
 
 	if (ret & VM_FAULT_COMPLETED) {
@@ -1553,9 +1237,6 @@ static int check_vma_flags(struct vm_area_struct *vma, unsigned long gup_flags)
 		if (!(vm_flags & VM_WRITE) || (vm_flags & VM_SHADOW_STACK)) {
 			if (!(gup_flags & FOLL_FORCE))
 				return -EFAULT;
-			/* hugetlb does not support FOLL_FORCE|FOLL_WRITE. */
-			if (is_vm_hugetlb_page(vma))
-				return -EFAULT;
 			/*
 			 * We used to let the write,force case do COW in a
 			 * VM_MAYWRITE VM_SHARED !VM_WRITE vma, so ptrace could
@@ -1565,7 +1246,7 @@ static int check_vma_flags(struct vm_area_struct *vma, unsigned long gup_flags)
 			 * Anon pages in shared mappings are surprising: now
 			 * just reject it.
 			 */
-			if (!is_cow_mapping(vm_flags))
+			if (!vma_is_cow_mapping(vma))
 				return -EFAULT;
 		}
 	} else if (!(vm_flags & VM_READ)) {
@@ -1687,14 +1368,18 @@ static long __get_user_pages(struct mm_struct *mm,
 {
 	long ret = 0, i = 0;
 	struct vm_area_struct *vma = NULL;
-	struct follow_page_context ctx = { NULL };
+	unsigned long page_mask = 0;
 
 	if (!nr_pages)
 		return 0;
 
 	start = untagged_addr_remote(mm, start);
 
-	VM_BUG_ON(!!pages != !!(gup_flags & (FOLL_GET | FOLL_PIN)));
+	VM_WARN_ON_ONCE(!!pages != !!(gup_flags & (FOLL_GET | FOLL_PIN)));
+
+	/* FOLL_GET and FOLL_PIN are mutually exclusive. */
+	VM_WARN_ON_ONCE((gup_flags & (FOLL_PIN | FOLL_GET)) ==
+			(FOLL_PIN | FOLL_GET));
 
 	do {
 		struct page *page;
@@ -1725,7 +1410,7 @@ static long __get_user_pages(struct mm_struct *mm,
 						pages ? &page : NULL);
 				if (ret)
 					goto out;
-				ctx.page_mask = 0;
+				page_mask = 0;
 				goto next_page;
 			}
 
@@ -1748,7 +1433,7 @@ retry:
 		}
 		cond_resched();
 
-		page = follow_page_mask(vma, start, gup_flags, &ctx);
+		page = follow_page_mask(vma, start, gup_flags, &page_mask);
 		if (!page || PTR_ERR(page) == -EMLINK) {
 			ret = faultin_page(vma, start, gup_flags,
 					   PTR_ERR(page) == -EMLINK, locked);
@@ -1781,7 +1466,7 @@ retry:
 			goto out;
 		}
 next_page:
-		page_increm = 1 + (~(start >> PAGE_SHIFT) & ctx.page_mask);
+		page_increm = 1 + (~(start >> PAGE_SHIFT) & page_mask);
 		if (page_increm > nr_pages)
 			page_increm = nr_pages;
 
@@ -1819,7 +1504,7 @@ next_page:
 			}
 
 			for (j = 0; j < page_increm; j++) {
-				subpage = nth_page(page, j);
+				subpage = page + j;
 				pages[i + j] = subpage;
 				flush_anon_page(vma, subpage, start + j * PAGE_SIZE);
 				flush_dcache_page(subpage);
@@ -1831,8 +1516,6 @@ next_page:
 		nr_pages -= page_increm;
 	} while (nr_pages);
 out:
-	if (ctx.pgmap)
-		put_dev_pagemap(ctx.pgmap);
 	return i ? i : ret;
 }
 
@@ -2000,7 +1683,7 @@ static __always_inline long __get_user_pages_locked(struct mm_struct *mm,
 		mmap_assert_locked(mm);
 
 	if (flags & FOLL_PIN)
-		mm_set_has_pinned_flag(&mm->flags);
+		mm_set_has_pinned_flag(mm);
 
 	/*
 	 * FOLL_PIN and FOLL_GET are mutually exclusive. Traditional behavior
@@ -2020,18 +1703,15 @@ static __always_inline long __get_user_pages_locked(struct mm_struct *mm,
 				       locked);
 		if (!(flags & FOLL_UNLOCKABLE)) {
 			/*
-			 * The lock was not dropped: VM_FAULT_RETRY could not
-			 * trigger, or (FOLL_NOWAIT) it kept the lock.
+			 * mmap_lock is still held: only FOLL_NOWAIT allows a
+			 * VM_FAULT_RETRY here, and it keeps the lock. Bypass.
 			 */
 			pages_done = ret;
 			break;
 		}
 
 		/* VM_FAULT_RETRY or VM_FAULT_COMPLETED cannot return errors */
-		if (!*locked) {
-			BUG_ON(ret < 0);
-			BUG_ON(ret >= nr_pages);
-		}
+		VM_WARN_ON_ONCE(!*locked && (ret < 0 || ret >= nr_pages));
 
 		if (ret > 0) {
 			nr_pages -= ret;
@@ -2040,7 +1720,7 @@ static __always_inline long __get_user_pages_locked(struct mm_struct *mm,
 				break;
 		}
 		if (*locked) {
-			/* VM_FAULT_RETRY didn't trigger. */
+			/* VM_FAULT_RETRY didn't trigger */
 			if (!pages_done)
 				pages_done = ret;
 			break;
@@ -2073,7 +1753,6 @@ retry:
 
 		ret = mmap_read_lock_killable(mm);
 		if (ret) {
-			BUG_ON(ret > 0);
 			if (!pages_done)
 				pages_done = ret;
 			break;
@@ -2084,11 +1763,11 @@ retry:
 				       pages, locked);
 		if (!*locked) {
 			/* Continue to retry until we succeeded */
-			BUG_ON(ret != 0);
+			VM_WARN_ON_ONCE(ret != 0);
 			goto retry;
 		}
 		if (ret != 1) {
-			BUG_ON(ret > 1);
+			VM_WARN_ON_ONCE(ret > 1);
 			if (!pages_done)
 				pages_done = ret;
 			break;
@@ -2147,13 +1826,13 @@ long populate_vma_page_range(struct vm_area_struct *vma,
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned long nr_pages = (end - start) / PAGE_SIZE;
 	int local_locked = 1;
-	unsigned int gup_flags;
+	int gup_flags;
 	long ret;
 
-	VM_BUG_ON(!PAGE_ALIGNED(start));
-	VM_BUG_ON(!PAGE_ALIGNED(end));
-	VM_BUG_ON_VMA(start < vma->vm_start, vma);
-	VM_BUG_ON_VMA(end   > vma->vm_end, vma);
+	VM_WARN_ON_ONCE(!PAGE_ALIGNED(start));
+	VM_WARN_ON_ONCE(!PAGE_ALIGNED(end));
+	VM_WARN_ON_ONCE_VMA(start < vma->vm_start, vma);
+	VM_WARN_ON_ONCE_VMA(end   > vma->vm_end, vma);
 	mmap_assert_locked(mm);
 
 	/*
@@ -2167,7 +1846,7 @@ long populate_vma_page_range(struct vm_area_struct *vma,
 	if (!vma_is_accessible(vma))
 		return -EFAULT;
 
-	gup_flags = 0;
+	gup_flags = FOLL_TOUCH;
 	/*
 	 * We want to touch writable mappings with a write fault in order
 	 * to break COW, except for shared mappings because these don't COW
@@ -2181,10 +1860,8 @@ long populate_vma_page_range(struct vm_area_struct *vma,
 	else
 		gup_flags |= FOLL_FORCE;
 
-	/* FOLL_UNLOCKABLE if the caller passed @locked. */
-	if (!is_valid_gup_args(NULL, locked, &gup_flags,
-			       GUP_POPULATE_VMA_PAGE_RANGE))
-		return -EINVAL;
+	if (locked)
+		gup_flags |= FOLL_UNLOCKABLE;
 
 	/*
 	 * We made sure addr is within a VMA, so the following will
@@ -2215,18 +1892,17 @@ long populate_vma_page_range(struct vm_area_struct *vma,
  *
  * The range must be page-aligned.
  *
- * mm->mmap_lock must be held for read, and *@locked must be 1 on entry. If the
- * lock is released, *@locked will be set to 0.
+ * mm->mmap_lock must be held. If it's released, *@locked will be set to 0.
  */
 long faultin_page_range(struct mm_struct *mm, unsigned long start,
 			unsigned long end, bool write, int *locked)
 {
 	unsigned long nr_pages = (end - start) / PAGE_SIZE;
-	unsigned int gup_flags;
+	int gup_flags;
 	long ret;
 
-	VM_BUG_ON(!PAGE_ALIGNED(start));
-	VM_BUG_ON(!PAGE_ALIGNED(end));
+	VM_WARN_ON_ONCE(!PAGE_ALIGNED(start));
+	VM_WARN_ON_ONCE(!PAGE_ALIGNED(end));
 	mmap_assert_locked(mm);
 
 	/*
@@ -2237,14 +1913,11 @@ long faultin_page_range(struct mm_struct *mm, unsigned long start,
 	 * FOLL_HWPOISON: Return -EHWPOISON instead of -EFAULT when we hit
 	 *		  a poisoned page.
 	 * !FOLL_FORCE: Require proper access permissions.
-	 * FOLL_UNLOCKABLE: set by is_valid_gup_args(), as @locked is given.
 	 */
-	gup_flags = FOLL_HWPOISON;
+	gup_flags = FOLL_TOUCH | FOLL_HWPOISON | FOLL_UNLOCKABLE |
+		    FOLL_MADV_POPULATE;
 	if (write)
 		gup_flags |= FOLL_WRITE;
-	if (!is_valid_gup_args(NULL, locked, &gup_flags,
-			       GUP_FAULTIN_PAGE_RANGE))
-		return -EINVAL;
 
 	ret = __get_user_pages_locked(mm, start, nr_pages, NULL, locked,
 				      gup_flags);
@@ -2319,7 +1992,7 @@ static long __get_user_pages_locked(struct mm_struct *mm, unsigned long start,
 {
 	struct vm_area_struct *vma;
 	bool must_unlock = false;
-	unsigned long vm_flags;
+	vm_flags_t vm_flags;
 	long i;
 
 	if (!nr_pages)
@@ -2382,28 +2055,22 @@ static long __get_user_pages_locked(struct mm_struct *mm, unsigned long start,
  */
 size_t fault_in_writeable(char __user *uaddr, size_t size)
 {
-	char __user *start = uaddr, *end;
+	const unsigned long start = (unsigned long)uaddr;
+	const unsigned long end = start + size;
+	unsigned long cur;
 
 	if (unlikely(size == 0))
 		return 0;
 	if (!user_write_access_begin(uaddr, size))
 		return size;
-	if (!PAGE_ALIGNED(uaddr)) {
-		unsafe_put_user(0, uaddr, out);
-		uaddr = (char __user *)PAGE_ALIGN((unsigned long)uaddr);
-	}
-	end = (char __user *)PAGE_ALIGN((unsigned long)start + size);
-	if (unlikely(end < start))
-		end = NULL;
-	while (uaddr != end) {
-		unsafe_put_user(0, uaddr, out);
-		uaddr += PAGE_SIZE;
-	}
 
+	/* Stop once we overflow to 0. */
+	for (cur = start; cur && cur < end; cur = PAGE_ALIGN_DOWN(cur + PAGE_SIZE))
+		unsafe_put_user(0, (char __user *)cur, out);
 out:
 	user_write_access_end();
-	if (size > uaddr - start)
-		return size - (uaddr - start);
+	if (size > cur - start)
+		return size - (cur - start);
 	return 0;
 }
 EXPORT_SYMBOL(fault_in_writeable);
@@ -2457,26 +2124,24 @@ EXPORT_SYMBOL(fault_in_subpage_writeable);
  */
 size_t fault_in_safe_writeable(const char __user *uaddr, size_t size)
 {
-	unsigned long start = (unsigned long)uaddr, end;
+	const unsigned long start = (unsigned long)uaddr;
+	const unsigned long end = start + size;
+	unsigned long cur;
 	struct mm_struct *mm = current->mm;
 	bool unlocked = false;
 
 	if (unlikely(size == 0))
 		return 0;
-	end = PAGE_ALIGN(start + size);
-	if (end < start)
-		end = 0;
 
 	mmap_read_lock(mm);
-	do {
-		if (fixup_user_fault(mm, start, FAULT_FLAG_WRITE, &unlocked))
+	/* Stop once we overflow to 0. */
+	for (cur = start; cur && cur < end; cur = PAGE_ALIGN_DOWN(cur + PAGE_SIZE))
+		if (fixup_user_fault(mm, cur, FAULT_FLAG_WRITE, &unlocked))
 			break;
-		start = (start + PAGE_SIZE) & PAGE_MASK;
-	} while (start != end);
 	mmap_read_unlock(mm);
 
-	if (size > start - (unsigned long)uaddr)
-		return size - (start - (unsigned long)uaddr);
+	if (size > cur - start)
+		return size - (cur - start);
 	return 0;
 }
 EXPORT_SYMBOL(fault_in_safe_writeable);
@@ -2491,30 +2156,24 @@ EXPORT_SYMBOL(fault_in_safe_writeable);
  */
 size_t fault_in_readable(const char __user *uaddr, size_t size)
 {
-	const char __user *start = uaddr, *end;
+	const unsigned long start = (unsigned long)uaddr;
+	const unsigned long end = start + size;
+	unsigned long cur;
 	volatile char c;
 
 	if (unlikely(size == 0))
 		return 0;
 	if (!user_read_access_begin(uaddr, size))
 		return size;
-	if (!PAGE_ALIGNED(uaddr)) {
-		unsafe_get_user(c, uaddr, out);
-		uaddr = (const char __user *)PAGE_ALIGN((unsigned long)uaddr);
-	}
-	end = (const char __user *)PAGE_ALIGN((unsigned long)start + size);
-	if (unlikely(end < start))
-		end = NULL;
-	while (uaddr != end) {
-		unsafe_get_user(c, uaddr, out);
-		uaddr += PAGE_SIZE;
-	}
 
+	/* Stop once we overflow to 0. */
+	for (cur = start; cur && cur < end; cur = PAGE_ALIGN_DOWN(cur + PAGE_SIZE))
+		unsafe_get_user(c, (const char __user *)cur, out);
 out:
 	user_read_access_end();
 	(void)c;
-	if (size > uaddr - start)
-		return size - (uaddr - start);
+	if (size > cur - start)
+		return size - (cur - start);
 	return 0;
 }
 EXPORT_SYMBOL(fault_in_readable);
@@ -2522,6 +2181,7 @@ EXPORT_SYMBOL(fault_in_readable);
 /**
  * get_dump_page() - pin user page in memory while writing it to core dump
  * @addr: user address
+ * @locked: a pointer to an int denoting whether the mmap sem is held
  *
  * Returns struct page pointer of user page pinned for dump,
  * to be freed afterwards by put_page().
@@ -2534,13 +2194,12 @@ EXPORT_SYMBOL(fault_in_readable);
  * Called without mmap_lock (takes and releases the mmap_lock by itself).
  */
 #ifdef CONFIG_ELF_CORE
-struct page *get_dump_page(unsigned long addr)
+struct page *get_dump_page(unsigned long addr, int *locked)
 {
 	struct page *page;
-	int locked = 0;
 	int ret;
 
-	ret = __get_user_pages_locked(current->mm, addr, 1, &page, &locked,
+	ret = __get_user_pages_locked(current->mm, addr, 1, &page, locked,
 				      FOLL_FORCE | FOLL_DUMP | FOLL_GET);
 	return (ret == 1) ? page : NULL;
 }
@@ -2617,9 +2276,9 @@ static unsigned long collect_longterm_unpinnable_folios(
 		struct list_head *movable_folio_list,
 		struct pages_or_folios *pofs)
 {
+	enum lru_cache_drained drained = LRU_CACHE_NOT_DRAINED;
 	unsigned long collected = 0;
 	struct folio *folio;
-	int drained = 0;
 	long i = 0;
 
 	for (folio = pofs_get_folio(pofs, i); folio;
@@ -2635,7 +2294,7 @@ static unsigned long collect_longterm_unpinnable_folios(
 			continue;
 
 		if (folio_test_hugetlb(folio)) {
-			isolate_hugetlb(folio, movable_folio_list);
+			folio_isolate_hugetlb(folio, movable_folio_list);
 			continue;
 		}
 
@@ -2644,18 +2303,7 @@ static unsigned long collect_longterm_unpinnable_folios(
 		 * but also to remove any other folio references from LRU
 		 * caches.
 		 */
-		if (drained == 0 && folio_may_be_lru_cached(folio) &&
-				folio_ref_count(folio) !=
-				folio_expected_ref_count(folio) + pin_refs) {
-			lru_add_drain();
-			drained = 1;
-		}
-		if (drained == 1 && folio_may_be_lru_cached(folio) &&
-				folio_ref_count(folio) !=
-				folio_expected_ref_count(folio) + pin_refs) {
-			lru_add_drain_all();
-			drained = 2;
-		}
+		lru_cache_drain_for_folio(folio, pin_refs, &drained);
 
 		if (!folio_isolate_lru(folio))
 			continue;
@@ -2850,6 +2498,77 @@ static long __gup_longterm_locked(struct mm_struct *mm,
 	return rc ? rc : nr_pinned_pages;
 }
 
+/*
+ * Check that the given flags are valid for the exported gup/pup interface, and
+ * update them with the required flags that the caller must have set.
+ */
+static bool is_valid_gup_args(struct page **pages, int *locked,
+			      unsigned int *gup_flags_p, unsigned int to_set)
+{
+	unsigned int gup_flags = *gup_flags_p;
+
+	/*
+	 * These flags not allowed to be specified externally to the gup
+	 * interfaces:
+	 * - FOLL_TOUCH/FOLL_PIN/FOLL_TRIED/FOLL_FAST_ONLY are internal only
+	 * - FOLL_REMOTE is internal only, set in (get|pin)_user_pages_remote()
+	 * - FOLL_UNLOCKABLE is internal only and used if locked is !NULL
+	 */
+	if (WARN_ON_ONCE(gup_flags & INTERNAL_GUP_FLAGS))
+		return false;
+
+	gup_flags |= to_set;
+	if (locked) {
+		/* At the external interface locked must be set */
+		if (WARN_ON_ONCE(*locked != 1))
+			return false;
+
+		gup_flags |= FOLL_UNLOCKABLE;
+	}
+
+	/*
+	 * FOLL_NOWAIT faults with FAULT_FLAG_RETRY_NOWAIT, under which the
+	 * fault handlers GUP reaches keep mmap_lock: such a call never
+	 * unlocks, whatever its entry point or @locked allow.
+	 */
+	if (gup_flags & FOLL_NOWAIT)
+		gup_flags &= ~FOLL_UNLOCKABLE;
+
+	/* FOLL_GET and FOLL_PIN are mutually exclusive. */
+	if (WARN_ON_ONCE((gup_flags & (FOLL_PIN | FOLL_GET)) ==
+			 (FOLL_PIN | FOLL_GET)))
+		return false;
+
+	/* LONGTERM can only be specified when pinning */
+	if (WARN_ON_ONCE(!(gup_flags & FOLL_PIN) && (gup_flags & FOLL_LONGTERM)))
+		return false;
+
+	/* Pages input must be given if using GET/PIN */
+	if (WARN_ON_ONCE((gup_flags & (FOLL_GET | FOLL_PIN)) && !pages))
+		return false;
+
+	/* We want to allow the pgmap to be hot-unplugged at all times */
+	if (WARN_ON_ONCE((gup_flags & FOLL_LONGTERM) &&
+			 (gup_flags & FOLL_PCI_P2PDMA)))
+		return false;
+
+	/* P2PDMA pages go only to callers that pin them for DMA */
+	if (WARN_ON_ONCE((gup_flags & FOLL_PCI_P2PDMA) &&
+			 !(gup_flags & FOLL_PIN)))
+		return false;
+
+	/*
+	 * A long-term pin first migrates the pages out of ZONE_MOVABLE and
+	 * CMA, which waits for page locks and writeback.
+	 */
+	if (WARN_ON_ONCE((gup_flags & FOLL_LONGTERM) &&
+			 (gup_flags & FOLL_NOWAIT)))
+		return false;
+
+	*gup_flags_p = gup_flags;
+	return true;
+}
+
 #ifdef CONFIG_MMU
 /**
  * get_user_pages_remote() - pin user pages in memory
@@ -2915,7 +2634,7 @@ long get_user_pages_remote(struct mm_struct *mm,
 	int local_locked = 1;
 
 	if (!is_valid_gup_args(pages, locked, &gup_flags,
-			       GUP_GET_USER_PAGES_REMOTE))
+			       FOLL_TOUCH | FOLL_REMOTE))
 		return -EINVAL;
 
 	return __get_user_pages_locked(mm, start, nr_pages, pages,
@@ -2925,22 +2644,18 @@ long get_user_pages_remote(struct mm_struct *mm,
 EXPORT_SYMBOL(get_user_pages_remote);
 
 /*
- * Read-lock the VMA at @addr for a single-VMA call, or return NULL to take
- * mmap_lock instead: when there is no VMA there, when it is being changed,
- * without CONFIG_PER_VMA_LOCK, and always for FOLL_NOWAIT, which the fault
- * path cannot serve under the VMA lock (FAULT_FLAG_RETRY_NOWAIT means "keep
- * the lock", and a VMA-locked fault that cannot finish always drops it).
- * The KUnit suite stubs this out to force the mmap_lock path.
+ * Read-lock the VMA at @addr with its per-VMA lock, or return NULL when there
+ * is no VMA there, it is being changed, or there is no CONFIG_PER_VMA_LOCK.
+ * Nothing more than lock_vma_under_rcu(): the KUnit suite stubs it out to
+ * force the mmap_lock path of get_user_pages_vma().
  */
-VISIBLE_IF_KUNIT struct vm_area_struct *gup_vma_trylock(struct mm_struct *mm,
-							unsigned long addr,
-							unsigned int gup_flags)
+VISIBLE_IF_KUNIT struct vm_area_struct *
+gup_lock_vma_under_rcu(struct mm_struct *mm, unsigned long addr)
 {
-	KUNIT_STATIC_STUB_REDIRECT(gup_vma_trylock, mm, addr, gup_flags);
-	if (gup_flags & FOLL_NOWAIT)
-		return NULL;
+	KUNIT_STATIC_STUB_REDIRECT(gup_lock_vma_under_rcu, mm, addr);
 	return lock_vma_under_rcu(mm, addr);
 }
+EXPORT_SYMBOL_IF_KUNIT(gup_lock_vma_under_rcu);
 
 static void gup_vma_put_pages(struct page **pages, unsigned long nr,
 			      unsigned int gup_flags)
@@ -2964,15 +2679,20 @@ static void gup_vma_put_pages(struct page **pages, unsigned long nr,
 static int gup_vma_fault(struct vm_area_struct *vma, unsigned long address,
 			 unsigned int flags, bool unshare, bool *unlocked)
 {
-	unsigned int fault_flags;
+	unsigned int fault_flags = FAULT_FLAG_VMA_LOCK |
+				   FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;
 	vm_fault_t ret;
 
 	if (flags & FOLL_NOFAULT)
 		return -EFAULT;
-	fault_flags = gup_fault_flags(flags, unshare) | FAULT_FLAG_VMA_LOCK;
-	/* We own the lock, and FOLL_NOWAIT never gets here. */
-	VM_WARN_ON_ONCE(!(fault_flags & FAULT_FLAG_ALLOW_RETRY) ||
-			(fault_flags & FAULT_FLAG_RETRY_NOWAIT));
+	if (flags & FOLL_WRITE)
+		fault_flags |= FAULT_FLAG_WRITE;
+	if (flags & FOLL_REMOTE)
+		fault_flags |= FAULT_FLAG_REMOTE;
+	if (flags & FOLL_INTERRUPTIBLE)
+		fault_flags |= FAULT_FLAG_INTERRUPTIBLE;
+	if (unshare)
+		fault_flags |= FAULT_FLAG_UNSHARE;
 
 	ret = handle_mm_fault(vma, address, fault_flags, NULL);
 	if (ret & (VM_FAULT_RETRY | VM_FAULT_COMPLETED)) {
@@ -2988,15 +2708,13 @@ static int gup_vma_fault(struct vm_area_struct *vma, unsigned long address,
  * Take the pages of [@start, @start + @nr_pages pages), which @vma covers,
  * under @vma's per-VMA lock and nothing else.  Return 0 with every page
  * taken and @vma still locked, or an error with nothing taken; then
- * *@unlocked says whether a fault dropped the lock (else @vma is still
- * locked).
+ * *@unlocked says whether the lock was dropped (else @vma is still locked).
  */
 static int gup_vma_locked(struct vm_area_struct *vma, unsigned long start,
 			  unsigned long nr_pages, unsigned int gup_flags,
 			  struct page **pages, bool *unlocked)
 {
-	struct follow_page_context ctx = { NULL };
-	unsigned long i = 0;
+	unsigned long i = 0, page_mask;
 	int ret;
 
 	vma_assert_locked(vma);
@@ -3012,13 +2730,14 @@ static int gup_vma_locked(struct vm_area_struct *vma, unsigned long start,
 		}
 		cond_resched();
 
-		page = follow_page_mask(vma, addr, gup_flags, &ctx);
+		page = follow_page_mask(vma, addr, gup_flags, &page_mask);
 		if (!page || PTR_ERR(page) == -EMLINK) {
 			/*
-			 * A fault with FAULT_FLAG_ALLOW_RETRY would wait for
-			 * a userfaultfd monitor; under mmap_lock, without it,
-			 * the fault fails at once, as GUP callers that hold
-			 * mmap_lock have always seen.  Go there.
+			 * With FAULT_FLAG_ALLOW_RETRY, a fault in a VMA armed
+			 * with userfaultfd waits for the monitor; GUP under
+			 * mmap_lock, without it, fails at once, as
+			 * get_user_pages_remote() callers have always seen.
+			 * Go there.
 			 */
 			if (userfaultfd_armed(vma)) {
 				vma_end_read(vma);
@@ -3038,8 +2757,6 @@ static int gup_vma_locked(struct vm_area_struct *vma, unsigned long start,
 		flush_dcache_page(page);
 		pages[i++] = page;
 	}
-	if (ctx.pgmap)
-		put_dev_pagemap(ctx.pgmap);
 	if (ret)
 		gup_vma_put_pages(pages, i, gup_flags);
 	return ret;
@@ -3047,8 +2764,8 @@ static int gup_vma_locked(struct vm_area_struct *vma, unsigned long start,
 
 /*
  * The same under mmap_lock: the caller's (@gv->lock is GUP_VMA_CALLER_LOCK),
- * or our own.  Either way the lock is held throughout, so that the VMA
- * returned is the one the pages were found in: no FOLL_UNLOCKABLE here.
+ * or our own.  Either way the lock is held throughout (no FOLL_UNLOCKABLE),
+ * so that the VMA returned is the one the pages were found in.
  */
 static int gup_vma_mmap_locked(struct mm_struct *mm, unsigned long start,
 			       unsigned long nr_pages, unsigned int gup_flags,
@@ -3071,9 +2788,10 @@ static int gup_vma_mmap_locked(struct mm_struct *mm, unsigned long start,
 	}
 
 	ret = __get_user_pages_locked(mm, start, nr_pages, pages, &locked,
-				      gup_flags & ~FOLL_UNLOCKABLE);
+				      gup_flags);
 	if (ret == nr_pages) {
 		gv->vma = vma;
+		gv->start = start;
 		if (own)
 			gv->lock = GUP_VMA_MMAP_LOCK;
 		return 0;
@@ -3092,21 +2810,23 @@ unlock:
 static int __gup_vma(struct mm_struct *mm, unsigned long start,
 		     unsigned long nr_pages, unsigned int gup_flags,
 		     struct page **pages, struct gup_vma *gv,
-		     enum gup_entry entry)
+		     unsigned int to_set)
 {
-	bool caller_locked = gv->lock == GUP_VMA_CALLER_LOCK, unlocked;
-	struct vm_area_struct *vma;
-	int own = 1, ret;
+	bool caller_locked = gv->lock == GUP_VMA_CALLER_LOCK;
+	struct vm_area_struct *vma = NULL;
+	bool unlocked;
+	int ret;
 
 	if (WARN_ON_ONCE(!caller_locked && gv->lock != GUP_VMA_UNLOCKED))
 		return -EINVAL;
+	/* Never FOLL_UNLOCKABLE: no path here drops a lock it returns with. */
+	if (!is_valid_gup_args(pages, NULL, &gup_flags, to_set))
+		return -EINVAL;
 	/*
-	 * For is_valid_gup_args(), a call that takes its own lock is one
-	 * that may drop it (a VMA-locked fault may), like a caller that
-	 * passes @locked; one under the caller's lock never drops it.
+	 * No migrate-then-pin path for a long-term pin, and the pages are for
+	 * the CPU, which P2PDMA pages are not.
 	 */
-	if (!is_valid_gup_args(pages, caller_locked ? NULL : &own, &gup_flags,
-			       entry))
+	if (WARN_ON_ONCE(gup_flags & (FOLL_LONGTERM | FOLL_PCI_P2PDMA)))
 		return -EINVAL;
 	if (!nr_pages)
 		return -EINVAL;
@@ -3114,7 +2834,7 @@ static int __gup_vma(struct mm_struct *mm, unsigned long start,
 	start &= PAGE_MASK;
 	gv->vma = NULL;
 	if (gup_flags & FOLL_PIN)
-		mm_set_has_pinned_flag(&mm->flags);
+		mm_set_has_pinned_flag(mm);
 
 	if (caller_locked) {
 		mmap_assert_locked(mm);
@@ -3124,11 +2844,19 @@ static int __gup_vma(struct mm_struct *mm, unsigned long start,
 	}
 
 	/*
-	 * An address that lock_vma_under_rcu() finds in a VMA carries no
-	 * tag (tagged addresses lie above TASK_SIZE), so this path needs no
-	 * untagged_addr_remote(), which would want mmap_lock.
+	 * A VMA lock does not keep exit_mmap() away, which tears the VMAs
+	 * down under mmap_lock alone: the caller must hold mm_users.
 	 */
-	vma = gup_vma_trylock(mm, start, gup_flags);
+	VM_WARN_ON_ONCE(!atomic_read(&mm->mm_users));
+
+	/*
+	 * handle_mm_fault() refuses FAULT_FLAG_RETRY_NOWAIT with
+	 * FAULT_FLAG_VMA_LOCK: FOLL_NOWAIT goes to mmap_lock.  An address
+	 * that lock_vma_under_rcu() finds in a VMA carries no tag, so this
+	 * path needs no untagged_addr_remote(), which wants mmap_lock.
+	 */
+	if (!(gup_flags & FOLL_NOWAIT))
+		vma = gup_lock_vma_under_rcu(mm, start);
 	if (vma) {
 		if (nr_pages > (vma->vm_end - start) >> PAGE_SHIFT) {
 			vma_end_read(vma);
@@ -3138,6 +2866,7 @@ static int __gup_vma(struct mm_struct *mm, unsigned long start,
 				     &unlocked);
 		if (!ret) {
 			gv->vma = vma;
+			gv->start = start;
 			gv->lock = GUP_VMA_LOCK;
 			goto out;
 		}
@@ -3161,7 +2890,9 @@ out:
 /**
  * get_user_pages_vma() - take references on user pages that lie in one VMA,
  *			  under that VMA's lock
- * @mm:		mm_struct of the target address space, which may be remote
+ * @mm:		mm_struct of the target address space, which may be remote;
+ *		unless the caller holds its mmap_lock, with mm_users held
+ *		(mmget(), get_task_mm()): mmgrab() is not enough
  * @start:	starting user address
  * @nr_pages:	number of pages from @start, at least one
  * @gup_flags:	flags modifying lookup behaviour; not FOLL_LONGTERM nor
@@ -3172,15 +2903,17 @@ out:
  *		out, on success: the VMA and the lock that keeps it stable
  *
  * For callers that access a few pages of one VMA with the CPU, and need the
- * VMA while they do: ptrace and /proc/pid/mem, uprobes.  Without a lock
- * from the caller, the VMA is looked up and read-locked with the per-VMA
- * lock, so that the call does not wait for, nor hold up, an mmap_lock
- * writer elsewhere in the address space.  It falls back to mmap_lock, held
- * for read, when the VMA lock cannot be had (no VMA at @start, a VMA being
- * changed, no CONFIG_PER_VMA_LOCK, FOLL_NOWAIT) or when a fault under the
- * VMA lock needs mmap_lock; then the whole range is taken again, under
- * mmap_lock held throughout.  @gv->lock says which lock is held on return.
- * The stack is never expanded.
+ * VMA while they do.  Without a lock from the caller, the VMA is looked up
+ * and read-locked with its per-VMA lock (lock_vma_under_rcu()), and faults
+ * run under that lock, so that the call neither waits for nor holds up an
+ * mmap_lock writer elsewhere in the address space.  The VMA lock does not
+ * keep exit_mmap() away, hence mm_users.  The call falls back to mmap_lock,
+ * held for read, when the VMA lock cannot be had (no VMA at @start, a VMA
+ * being changed, no CONFIG_PER_VMA_LOCK), for FOLL_NOWAIT (which the fault
+ * path cannot honour under a VMA lock), for a fault in a VMA armed with
+ * userfaultfd, and when a fault under the VMA lock needs mmap_lock; then the
+ * whole range is taken again, under mmap_lock held throughout.  @gv->lock
+ * says which lock is held on return.  The stack is never expanded.
  *
  * All of the range must lie in one VMA: a range that crosses a VMA boundary
  * or a hole fails with -EFAULT, it is not cut short.  The call takes every
@@ -3191,9 +2924,9 @@ out:
  *
  * Return: 0 with a reference on each page, in the VMA @gv->vma, locked as
  * @gv->lock says; or -errno with nothing taken and, unless the caller
- * holds mmap_lock, nothing locked: -EINVAL for invalid arguments, -EFAULT
- * for a range not all in one VMA or a page that cannot be had,
- * -EINTR on a fatal signal, -ENOMEM, -EHWPOISON (FOLL_HWPOISON),
+ * holds mmap_lock, nothing locked: -EINVAL for invalid arguments (with a
+ * warning), -EFAULT for a range not all in one VMA or a page that cannot
+ * be had, -EINTR on a fatal signal, -ENOMEM, -EHWPOISON (FOLL_HWPOISON),
  * -EOPNOTSUPP (FOLL_SPLIT_PMD on hugetlb), -EEXIST (a page table entry
  * without a struct page), and -EAGAIN with FOLL_NOWAIT if a page could not
  * be faulted in without waiting.
@@ -3203,13 +2936,15 @@ int get_user_pages_vma(struct mm_struct *mm, unsigned long start,
 		       struct page **pages, struct gup_vma *gv)
 {
 	return __gup_vma(mm, start, nr_pages, gup_flags, pages, gv,
-			 GUP_GET_USER_PAGES_VMA);
+			 FOLL_GET | FOLL_TOUCH | FOLL_REMOTE);
 }
+EXPORT_SYMBOL_IF_KUNIT(get_user_pages_vma);
 
 /**
  * pin_user_pages_vma() - pin user pages that lie in one VMA, under that
  *			  VMA's lock
- * @mm:		mm_struct of the target address space, which may be remote
+ * @mm:		as for get_user_pages_vma(): mm_users held unless the caller
+ *		holds mmap_lock
  * @start:	starting user address
  * @nr_pages:	number of pages from @start, at least one
  * @gup_flags:	flags modifying lookup behaviour; not FOLL_LONGTERM nor
@@ -3229,8 +2964,9 @@ int pin_user_pages_vma(struct mm_struct *mm, unsigned long start,
 		       struct page **pages, struct gup_vma *gv)
 {
 	return __gup_vma(mm, start, nr_pages, gup_flags, pages, gv,
-			 GUP_PIN_USER_PAGES_VMA);
+			 FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE);
 }
+EXPORT_SYMBOL_IF_KUNIT(pin_user_pages_vma);
 
 #else /* CONFIG_MMU */
 long get_user_pages_remote(struct mm_struct *mm,
@@ -3283,6 +3019,7 @@ void gup_vma_unlock(struct gup_vma *gv)
 	gv->vma = NULL;
 	gv->lock = GUP_VMA_UNLOCKED;
 }
+EXPORT_SYMBOL_IF_KUNIT(gup_vma_unlock);
 
 /**
  * gup_vma_release() - release what a single-VMA GUP call took
@@ -3304,12 +3041,13 @@ void gup_vma_release(struct gup_vma *gv, bool make_dirty)
 	} else {
 		for (i = 0; i < gv->nr_pages; i++) {
 			if (make_dirty)
-				set_page_dirty_lock(gv->pages[i]);
+				folio_mark_dirty_lock(page_folio(gv->pages[i]));
 			put_page(gv->pages[i]);
 		}
 	}
 	gup_vma_unlock(gv);
 }
+EXPORT_SYMBOL_IF_KUNIT(gup_vma_release);
 
 /**
  * get_user_pages() - pin user pages in memory
@@ -3330,7 +3068,7 @@ long get_user_pages(unsigned long start, unsigned long nr_pages,
 {
 	int locked = 1;
 
-	if (!is_valid_gup_args(pages, NULL, &gup_flags, GUP_GET_USER_PAGES))
+	if (!is_valid_gup_args(pages, NULL, &gup_flags, FOLL_TOUCH))
 		return -EINVAL;
 
 	return __get_user_pages_locked(current->mm, start, nr_pages, pages,
@@ -3359,7 +3097,7 @@ long get_user_pages_unlocked(unsigned long start, unsigned long nr_pages,
 	int locked = 0;
 
 	if (!is_valid_gup_args(pages, NULL, &gup_flags,
-			       GUP_GET_USER_PAGES_UNLOCKED))
+			       FOLL_TOUCH | FOLL_UNLOCKABLE))
 		return -EINVAL;
 
 	return __get_user_pages_locked(current->mm, start, nr_pages, pages,
@@ -3394,7 +3132,7 @@ EXPORT_SYMBOL(get_user_pages_unlocked);
  *
  *  *) ptes can be read atomically by the architecture.
  *
- *  *) access_ok is sufficient to validate userspace address ranges.
+ *  *) valid user addresses are below TASK_MAX_SIZE
  *
  * The last two assumptions can be relaxed by the addition of helper functions.
  *
@@ -3468,17 +3206,22 @@ static bool gup_fast_folio_allowed(struct folio *folio, unsigned int flags)
 	mapping = READ_ONCE(folio->mapping);
 
 	/*
-	 * The mapping may have been truncated, in any case we cannot determine
-	 * if this mapping is safe - fall back to slow path to determine how to
-	 * proceed.
+	 * If the mapping is NULL (truncated, or never set), we cannot
+	 * determine whether the folio is file-backed, so a long-term writable
+	 * pin must fall back to the slow path.
+	 *
+	 * Otherwise, a NULL mapping proves this is not a secretmem folio
+	 * (secretmem folios always have a valid mapping to the secretmem
+	 * inode's address_space), so in that case, we can continue with the
+	 * fast path.
 	 */
 	if (!mapping)
-		return false;
+		return !reject_file_backed;
 
 	/* Anonymous folios pose no problem. */
-	mapping_flags = (unsigned long)mapping & PAGE_MAPPING_FLAGS;
+	mapping_flags = (unsigned long)mapping & FOLIO_MAPPING_FLAGS;
 	if (mapping_flags)
-		return mapping_flags & PAGE_MAPPING_ANON;
+		return mapping_flags & FOLIO_MAPPING_ANON;
 
 	/*
 	 * At this point, we know the mapping is non-null and points to an
@@ -3488,17 +3231,6 @@ static bool gup_fast_folio_allowed(struct folio *folio, unsigned int flags)
 		return false;
 	/* The only remaining allowed file system is shmem. */
 	return !reject_file_backed || shmem_mapping(mapping);
-}
-
-static void __maybe_unused gup_fast_undo_dev_pagemap(int *nr, int nr_start,
-		unsigned int flags, struct page **pages)
-{
-	while ((*nr) - nr_start) {
-		struct folio *folio = page_folio(pages[--(*nr)]);
-
-		folio_clear_referenced(folio);
-		gup_put_folio(folio, 1, flags);
-	}
 }
 
 #ifdef CONFIG_ARCH_HAS_PTE_SPECIAL
@@ -3525,8 +3257,7 @@ static int gup_fast_pte_range(pmd_t pmd, pmd_t *pmdp, unsigned long addr,
 		unsigned long end, unsigned int flags, struct page **pages,
 		int *nr)
 {
-	struct dev_pagemap *pgmap = NULL;
-	int nr_start = *nr, ret = 0;
+	int ret = 0;
 	pte_t *ptep, *ptem;
 
 	ptem = ptep = pte_offset_map(&pmd, addr);
@@ -3550,27 +3281,19 @@ static int gup_fast_pte_range(pmd_t pmd, pmd_t *pmdp, unsigned long addr,
 		if (!pte_access_permitted(pte, flags & FOLL_WRITE))
 			goto pte_unmap;
 
-		if (pte_devmap(pte)) {
-			if (unlikely(flags & FOLL_LONGTERM))
-				goto pte_unmap;
-
-			pgmap = get_dev_pagemap(pte_pfn(pte), pgmap);
-			if (unlikely(!pgmap)) {
-				gup_fast_undo_dev_pagemap(nr, nr_start, flags, pages);
-				goto pte_unmap;
-			}
-		} else if (pte_special(pte))
+		if (pte_special(pte))
 			goto pte_unmap;
 
-		VM_BUG_ON(!pfn_valid(pte_pfn(pte)));
+		/* If it's not marked as special it must have a valid memmap. */
+		VM_WARN_ON_ONCE(!pfn_valid(pte_pfn(pte)));
 		page = pte_page(pte);
 
 		folio = try_grab_folio_fast(page, 1, flags);
 		if (!folio)
 			goto pte_unmap;
 
-		if (unlikely(pmd_val(pmd) != pmd_val(*pmdp)) ||
-		    unlikely(pte_val(pte) != pte_val(ptep_get(ptep)))) {
+		if (unlikely(pmd_val(pmd) != pmd_val(pmdp_get_lockless(pmdp))) ||
+		    unlikely(pte_val(pte) != pte_val(ptep_get_lockless(ptep)))) {
 			gup_put_folio(folio, 1, flags);
 			goto pte_unmap;
 		}
@@ -3591,12 +3314,9 @@ static int gup_fast_pte_range(pmd_t pmd, pmd_t *pmdp, unsigned long addr,
 		 * see Documentation/core-api/pin_user_pages.rst for
 		 * details.
 		 */
-		if (flags & FOLL_PIN) {
-			ret = arch_make_folio_accessible(folio);
-			if (ret) {
-				gup_put_folio(folio, 1, flags);
-				goto pte_unmap;
-			}
+		if ((flags & FOLL_PIN) && arch_make_folio_accessible(folio)) {
+			gup_put_folio(folio, 1, flags);
+			goto pte_unmap;
 		}
 		folio_set_referenced(folio);
 		pages[*nr] = page;
@@ -3606,8 +3326,6 @@ static int gup_fast_pte_range(pmd_t pmd, pmd_t *pmdp, unsigned long addr,
 	ret = 1;
 
 pte_unmap:
-	if (pgmap)
-		put_dev_pagemap(pgmap);
 	pte_unmap(ptem);
 	return ret;
 }
@@ -3630,96 +3348,6 @@ static int gup_fast_pte_range(pmd_t pmd, pmd_t *pmdp, unsigned long addr,
 }
 #endif /* CONFIG_ARCH_HAS_PTE_SPECIAL */
 
-#if defined(CONFIG_ARCH_HAS_PTE_DEVMAP) && defined(CONFIG_TRANSPARENT_HUGEPAGE)
-static int gup_fast_devmap_leaf(unsigned long pfn, unsigned long addr,
-	unsigned long end, unsigned int flags, struct page **pages, int *nr)
-{
-	int nr_start = *nr;
-	struct dev_pagemap *pgmap = NULL;
-
-	do {
-		struct folio *folio;
-		struct page *page = pfn_to_page(pfn);
-
-		pgmap = get_dev_pagemap(pfn, pgmap);
-		if (unlikely(!pgmap)) {
-			gup_fast_undo_dev_pagemap(nr, nr_start, flags, pages);
-			break;
-		}
-
-		if (!(flags & FOLL_PCI_P2PDMA) && is_pci_p2pdma_page(page)) {
-			gup_fast_undo_dev_pagemap(nr, nr_start, flags, pages);
-			break;
-		}
-
-		folio = try_grab_folio_fast(page, 1, flags);
-		if (!folio) {
-			gup_fast_undo_dev_pagemap(nr, nr_start, flags, pages);
-			break;
-		}
-		folio_set_referenced(folio);
-		pages[*nr] = page;
-		(*nr)++;
-		pfn++;
-	} while (addr += PAGE_SIZE, addr != end);
-
-	put_dev_pagemap(pgmap);
-	return addr == end;
-}
-
-static int gup_fast_devmap_pmd_leaf(pmd_t orig, pmd_t *pmdp, unsigned long addr,
-		unsigned long end, unsigned int flags, struct page **pages,
-		int *nr)
-{
-	unsigned long fault_pfn;
-	int nr_start = *nr;
-
-	fault_pfn = pmd_pfn(orig) + ((addr & ~PMD_MASK) >> PAGE_SHIFT);
-	if (!gup_fast_devmap_leaf(fault_pfn, addr, end, flags, pages, nr))
-		return 0;
-
-	if (unlikely(pmd_val(orig) != pmd_val(*pmdp))) {
-		gup_fast_undo_dev_pagemap(nr, nr_start, flags, pages);
-		return 0;
-	}
-	return 1;
-}
-
-static int gup_fast_devmap_pud_leaf(pud_t orig, pud_t *pudp, unsigned long addr,
-		unsigned long end, unsigned int flags, struct page **pages,
-		int *nr)
-{
-	unsigned long fault_pfn;
-	int nr_start = *nr;
-
-	fault_pfn = pud_pfn(orig) + ((addr & ~PUD_MASK) >> PAGE_SHIFT);
-	if (!gup_fast_devmap_leaf(fault_pfn, addr, end, flags, pages, nr))
-		return 0;
-
-	if (unlikely(pud_val(orig) != pud_val(*pudp))) {
-		gup_fast_undo_dev_pagemap(nr, nr_start, flags, pages);
-		return 0;
-	}
-	return 1;
-}
-#else
-static int gup_fast_devmap_pmd_leaf(pmd_t orig, pmd_t *pmdp, unsigned long addr,
-		unsigned long end, unsigned int flags, struct page **pages,
-		int *nr)
-{
-	BUILD_BUG();
-	return 0;
-}
-
-static int gup_fast_devmap_pud_leaf(pud_t pud, pud_t *pudp, unsigned long addr,
-		unsigned long end, unsigned int flags, struct page **pages,
-		int *nr)
-{
-	BUILD_BUG();
-	return 0;
-}
-#endif
-
 static int gup_fast_pmd_leaf(pmd_t orig, pmd_t *pmdp, unsigned long addr,
 		unsigned long end, unsigned int flags, struct page **pages,
 		int *nr)
@@ -3734,21 +3362,14 @@ static int gup_fast_pmd_leaf(pmd_t orig, pmd_t *pmdp, unsigned long addr,
 	if (pmd_special(orig))
 		return 0;
 
-	if (pmd_devmap(orig)) {
-		if (unlikely(flags & FOLL_LONGTERM))
-			return 0;
-		return gup_fast_devmap_pmd_leaf(orig, pmdp, addr, end, flags,
-					        pages, nr);
-	}
-
-	page = pmd_page(orig);
-	refs = record_subpages(page, PMD_SIZE, addr, end, pages + *nr);
+	refs = (end - addr) >> PAGE_SHIFT;
+	page = pmd_page(orig) + ((addr & ~PMD_MASK) >> PAGE_SHIFT);
 
 	folio = try_grab_folio_fast(page, refs, flags);
 	if (!folio)
 		return 0;
 
-	if (unlikely(pmd_val(orig) != pmd_val(*pmdp))) {
+	if (unlikely(pmd_val(orig) != pmd_val(pmdp_get_lockless(pmdp)))) {
 		gup_put_folio(folio, refs, flags);
 		return 0;
 	}
@@ -3762,7 +3383,10 @@ static int gup_fast_pmd_leaf(pmd_t orig, pmd_t *pmdp, unsigned long addr,
 		return 0;
 	}
 
+	pages += *nr;
 	*nr += refs;
+	for (; refs; refs--)
+		*(pages++) = page++;
 	folio_set_referenced(folio);
 	return 1;
 }
@@ -3781,21 +3405,14 @@ static int gup_fast_pud_leaf(pud_t orig, pud_t *pudp, unsigned long addr,
 	if (pud_special(orig))
 		return 0;
 
-	if (pud_devmap(orig)) {
-		if (unlikely(flags & FOLL_LONGTERM))
-			return 0;
-		return gup_fast_devmap_pud_leaf(orig, pudp, addr, end, flags,
-					        pages, nr);
-	}
-
-	page = pud_page(orig);
-	refs = record_subpages(page, PUD_SIZE, addr, end, pages + *nr);
+	refs = (end - addr) >> PAGE_SHIFT;
+	page = pud_page(orig) + ((addr & ~PUD_MASK) >> PAGE_SHIFT);
 
 	folio = try_grab_folio_fast(page, refs, flags);
 	if (!folio)
 		return 0;
 
-	if (unlikely(pud_val(orig) != pud_val(*pudp))) {
+	if (unlikely(pud_val(orig) != pud_val(pudp_get(pudp)))) {
 		gup_put_folio(folio, refs, flags);
 		return 0;
 	}
@@ -3810,47 +3427,10 @@ static int gup_fast_pud_leaf(pud_t orig, pud_t *pudp, unsigned long addr,
 		return 0;
 	}
 
+	pages += *nr;
 	*nr += refs;
-	folio_set_referenced(folio);
-	return 1;
-}
-
-static int gup_fast_pgd_leaf(pgd_t orig, pgd_t *pgdp, unsigned long addr,
-		unsigned long end, unsigned int flags, struct page **pages,
-		int *nr)
-{
-	int refs;
-	struct page *page;
-	struct folio *folio;
-
-	if (!pgd_access_permitted(orig, flags & FOLL_WRITE))
-		return 0;
-
-	BUILD_BUG_ON(pgd_devmap(orig));
-
-	page = pgd_page(orig);
-	refs = record_subpages(page, PGDIR_SIZE, addr, end, pages + *nr);
-
-	folio = try_grab_folio_fast(page, refs, flags);
-	if (!folio)
-		return 0;
-
-	if (unlikely(pgd_val(orig) != pgd_val(*pgdp))) {
-		gup_put_folio(folio, refs, flags);
-		return 0;
-	}
-
-	if (!pgd_write(orig) && gup_must_unshare(NULL, flags, &folio->page)) {
-		gup_put_folio(folio, refs, flags);
-		return 0;
-	}
-
-	if (!gup_fast_folio_allowed(folio, flags)) {
-		gup_put_folio(folio, refs, flags);
-		return 0;
-	}
-
-	*nr += refs;
+	for (; refs; refs--)
+		*(pages++) = page++;
 	folio_set_referenced(folio);
 	return 1;
 }
@@ -3949,12 +3529,9 @@ static void gup_fast_pgd_range(unsigned long addr, unsigned long end,
 		next = pgd_addr_end(addr, end);
 		if (pgd_none(pgd))
 			return;
-		if (unlikely(pgd_leaf(pgd))) {
-			if (!gup_fast_pgd_leaf(pgd, pgdp, addr, next, flags,
-					       pages, nr))
-				return;
-		} else if (!gup_fast_p4d_range(pgdp, pgd, addr, next, flags,
-					       pages, nr))
+		BUILD_BUG_ON(pgd_leaf(pgd));
+		if (!gup_fast_p4d_range(pgdp, pgd, addr, next, flags,
+					pages, nr))
 			return;
 	} while (pgdp++, addr = next, addr != end);
 }
@@ -3988,8 +3565,7 @@ static unsigned long gup_fast(unsigned long start, unsigned long end,
 		return 0;
 
 	if (gup_flags & FOLL_PIN) {
-		seq = raw_read_seqcount(&current->mm->write_protect_seq);
-		if (seq & 1)
+		if (!raw_seqcount_try_begin(&current->mm->write_protect_seq, seq))
 			return 0;
 	}
 
@@ -4002,7 +3578,7 @@ static unsigned long gup_fast(unsigned long start, unsigned long end,
 	 * include/asm-generic/tlb.h for more details.
 	 *
 	 * We do not adopt an rcu_read_lock() here as we also want to block IPIs
-	 * that come from THPs splitting.
+	 * that come from callers of tlb_remove_table_sync_one().
 	 */
 	local_irq_save(flags);
 	gup_fast_pgd_range(start, end, gup_flags, pages, &nr_pinned);
@@ -4031,13 +3607,14 @@ static int gup_fast_fallback(unsigned long start, unsigned long nr_pages,
 	int locked = 0;
 	int ret;
 
-	/* is_valid_gup_args() has refused the rest (GUP_RULE_FAST_FLAGS). */
-	if (WARN_ON_ONCE(gup_flags & ~(GUP_FAST_FLAGS | FOLL_PIN |
-				       FOLL_FAST_ONLY | FOLL_UNLOCKABLE)))
+	if (WARN_ON_ONCE(gup_flags & ~(FOLL_WRITE | FOLL_LONGTERM |
+				       FOLL_FORCE | FOLL_PIN | FOLL_GET |
+				       FOLL_FAST_ONLY | FOLL_NOFAULT |
+				       FOLL_PCI_P2PDMA | FOLL_HONOR_NUMA_FAULT)))
 		return -EINVAL;
 
 	if (gup_flags & FOLL_PIN)
-		mm_set_has_pinned_flag(&current->mm->flags);
+		mm_set_has_pinned_flag(current->mm);
 
 	if (!(gup_flags & FOLL_FAST_ONLY))
 		might_lock_read(&current->mm->mmap_lock);
@@ -4048,8 +3625,6 @@ static int gup_fast_fallback(unsigned long start, unsigned long nr_pages,
 		return -EOVERFLOW;
 	if (end > TASK_SIZE_MAX)
 		return -EFAULT;
-	if (unlikely(!access_ok((void __user *)start, len)))
-		return -EFAULT;
 
 	nr_pinned = gup_fast(start, end, gup_flags, pages);
 	if (nr_pinned == nr_pages || gup_flags & FOLL_FAST_ONLY)
@@ -4059,7 +3634,8 @@ static int gup_fast_fallback(unsigned long start, unsigned long nr_pages,
 	start += nr_pinned << PAGE_SHIFT;
 	pages += nr_pinned;
 	ret = __gup_longterm_locked(current->mm, start, nr_pages - nr_pinned,
-				    pages, &locked, gup_flags | FOLL_TOUCH);
+				    pages, &locked,
+				    gup_flags | FOLL_TOUCH | FOLL_UNLOCKABLE);
 	if (ret < 0) {
 		/*
 		 * The caller has to unpin the pages we already pinned so
@@ -4101,7 +3677,7 @@ int get_user_pages_fast_only(unsigned long start, int nr_pages,
 	 * this routine: no fall back to regular ("slow") GUP.
 	 */
 	if (!is_valid_gup_args(pages, NULL, &gup_flags,
-			       GUP_GET_USER_PAGES_FAST_ONLY))
+			       FOLL_GET | FOLL_FAST_ONLY))
 		return -EINVAL;
 
 	return gup_fast_fallback(start, nr_pages, gup_flags, pages);
@@ -4133,8 +3709,7 @@ int get_user_pages_fast(unsigned long start, int nr_pages,
 	 * FOLL_GET, because gup fast is always a "pin with a +1 page refcount"
 	 * request.
 	 */
-	if (!is_valid_gup_args(pages, NULL, &gup_flags,
-			       GUP_GET_USER_PAGES_FAST))
+	if (!is_valid_gup_args(pages, NULL, &gup_flags, FOLL_GET))
 		return -EINVAL;
 	return gup_fast_fallback(start, nr_pages, gup_flags, pages);
 }
@@ -4162,8 +3737,7 @@ EXPORT_SYMBOL_GPL(get_user_pages_fast);
 int pin_user_pages_fast(unsigned long start, int nr_pages,
 			unsigned int gup_flags, struct page **pages)
 {
-	if (!is_valid_gup_args(pages, NULL, &gup_flags,
-			       GUP_PIN_USER_PAGES_FAST))
+	if (!is_valid_gup_args(pages, NULL, &gup_flags, FOLL_PIN))
 		return -EINVAL;
 	return gup_fast_fallback(start, nr_pages, gup_flags, pages);
 }
@@ -4200,7 +3774,7 @@ long pin_user_pages_remote(struct mm_struct *mm,
 	int local_locked = 1;
 
 	if (!is_valid_gup_args(pages, locked, &gup_flags,
-			       GUP_PIN_USER_PAGES_REMOTE))
+			       FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE))
 		return -EINVAL;
 	return __gup_longterm_locked(mm, start, nr_pages, pages,
 				     locked ? locked : &local_locked,
@@ -4231,7 +3805,7 @@ long pin_user_pages(unsigned long start, unsigned long nr_pages,
 {
 	int locked = 1;
 
-	if (!is_valid_gup_args(pages, NULL, &gup_flags, GUP_PIN_USER_PAGES))
+	if (!is_valid_gup_args(pages, NULL, &gup_flags, FOLL_PIN))
 		return -EINVAL;
 	return __gup_longterm_locked(current->mm, start, nr_pages,
 				     pages, &locked, gup_flags);
@@ -4252,7 +3826,7 @@ long pin_user_pages_unlocked(unsigned long start, unsigned long nr_pages,
 	int locked = 0;
 
 	if (!is_valid_gup_args(pages, NULL, &gup_flags,
-			       GUP_PIN_USER_PAGES_UNLOCKED))
+			       FOLL_PIN | FOLL_TOUCH | FOLL_UNLOCKABLE))
 		return -EINVAL;
 
 	return __gup_longterm_locked(current->mm, start, nr_pages, pages,
@@ -4292,7 +3866,7 @@ long memfd_pin_folios(struct file *memfd, loff_t start, loff_t end,
 {
 	unsigned int flags, nr_folios, nr_found;
 	unsigned int i, pgshift = PAGE_SHIFT;
-	pgoff_t start_idx, end_idx, next_idx;
+	pgoff_t start_idx, end_idx;
 	struct folio *folio = NULL;
 	struct folio_batch fbatch;
 	struct hstate *h;
@@ -4342,20 +3916,8 @@ long memfd_pin_folios(struct file *memfd, loff_t start, loff_t end,
 				folio = NULL;
 			}
 
-			next_idx = 0;
 			for (i = 0; i < nr_found; i++) {
-				/*
-				 * As there can be multiple entries for a
-				 * given folio in the batch returned by
-				 * filemap_get_folios_contig(), the below
-				 * check is to ensure that we pin and return a
-				 * unique set of folios between start and end.
-				 */
-				if (next_idx &&
-				    next_idx != folio_index(fbatch.folios[i]))
-					continue;
-
-				folio = page_folio(&fbatch.folios[i]->page);
+				folio = fbatch.folios[i];
 
 				if (try_grab_folio(folio, 1, FOLL_PIN)) {
 					folio_batch_release(&fbatch);
@@ -4367,7 +3929,6 @@ long memfd_pin_folios(struct file *memfd, loff_t start, loff_t end,
 					*offset = offset_in_folio(folio, start);
 
 				folios[nr_folios] = folio;
-				next_idx = folio_next_index(folio);
 				if (++nr_folios == max_folios)
 					break;
 			}
@@ -4397,3 +3958,27 @@ err:
 	return ret;
 }
 EXPORT_SYMBOL_GPL(memfd_pin_folios);
+
+/**
+ * folio_add_pins() - add pins to an already-pinned folio
+ * @folio: the folio to add more pins to
+ * @pins: number of pins to add
+ *
+ * Try to add more pins to an already-pinned folio. The semantics
+ * of the pin (e.g., FOLL_WRITE) follow any existing pin and cannot
+ * be changed.
+ *
+ * This function is helpful when having obtained a pin on a large folio
+ * using memfd_pin_folios(), but wanting to logically unpin parts
+ * (e.g., individual pages) of the folio later, for example, using
+ * unpin_user_page_range_dirty_lock().
+ *
+ * This is not the right interface to initially pin a folio.
+ */
+int folio_add_pins(struct folio *folio, unsigned int pins)
+{
+	VM_WARN_ON_ONCE(!folio_maybe_dma_pinned(folio));
+
+	return try_grab_folio(folio, pins, FOLL_PIN);
+}
+EXPORT_SYMBOL_GPL(folio_add_pins);

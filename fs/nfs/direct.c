@@ -145,26 +145,6 @@ static void nfs_direct_file_adjust_size_locked(struct inode *inode,
 	}
 }
 
-/**
- * nfs_swap_rw - NFS address space operation for swap I/O
- * @iocb: target I/O control block
- * @iter: I/O buffer
- *
- * Perform IO to the swap-file.  This is much like direct IO.
- */
-int nfs_swap_rw(struct kiocb *iocb, struct iov_iter *iter)
-{
-	ssize_t ret;
-
-	if (iov_iter_rw(iter) == READ)
-		ret = nfs_file_direct_read(iocb, iter, true);
-	else
-		ret = nfs_file_direct_write(iocb, iter, true);
-	if (ret < 0)
-		return ret;
-	return 0;
-}
-
 /*
  * Release the pages of an extraction that no request took over (the entries
  * still set): unpin them if iov_iter_extract_pages() pinned them; pages of a
@@ -186,8 +166,9 @@ static void nfs_direct_release_pages(struct page **pages, unsigned int npages,
  * Take up to @maxsize bytes' worth of pages from @iter into a new array, at
  * *@pgbase in the first: pinned for a user-backed iterator, only listed for
  * a bvec one (iov_iter_extract_will_pin()).  A kvec is refused with -EFAULT,
- * as iov_iter_get_pages_alloc2() always did.  On error no array is left to
- * free and nothing is held.
+ * as iov_iter_get_pages_alloc2() does.  On error or when nothing was
+ * extracted, no array is left to free (not every iov_iter_extract_pages()
+ * path frees the one it allocated) and nothing is held.
  */
 static ssize_t nfs_direct_extract_pages(struct iov_iter *iter,
 					struct page ***pages, size_t maxsize,
@@ -308,6 +289,24 @@ static void nfs_direct_complete(struct nfs_direct_req *dreq)
 	nfs_direct_req_release(dreq);
 }
 
+/*
+ * A direct read wrote into this pinned user page: dirty it the way
+ * unpin_user_pages_dirty_lock() does, under the folio lock so that the
+ * mapping cannot go away under folio_mark_dirty(), and for a page of a large
+ * folio too.  The completion runs in process context (nfsiod, a work item or
+ * the submitter), where the folio lock may be waited for.
+ */
+static void nfs_direct_dirty_page(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	if (!folio_test_dirty(folio)) {
+		folio_lock(folio);
+		folio_mark_dirty(folio);
+		folio_unlock(folio);
+	}
+}
+
 static void nfs_direct_read_completion(struct nfs_pgio_header *hdr)
 {
 	unsigned long bytes = 0;
@@ -328,9 +327,9 @@ static void nfs_direct_read_completion(struct nfs_pgio_header *hdr)
 		struct nfs_page *req = nfs_list_entry(hdr->pages.next);
 		struct page *page = req->wb_page;
 
-		if (!PageCompound(page) && bytes < hdr->good_bytes &&
-		    (dreq->flags == NFS_ODIRECT_SHOULD_DIRTY))
-			set_page_dirty(page);
+		if (bytes < hdr->good_bytes &&
+		    dreq->flags == NFS_ODIRECT_SHOULD_DIRTY)
+			nfs_direct_dirty_page(page);
 		bytes += req->wb_bytes;
 		nfs_list_remove_request(req);
 		nfs_release_request(req);
@@ -504,14 +503,22 @@ ssize_t nfs_file_direct_read(struct kiocb *iocb, struct iov_iter *iter,
 		goto out_release;
 	}
 	dreq->l_ctx = l_ctx;
-	if (!is_sync_kiocb(iocb))
+	if (!is_sync_kiocb(iocb)) {
 		dreq->iocb = iocb;
+	} else if (iocb->ki_flags & IOCB_NOWAIT) {
+		result = -EAGAIN;
+		nfs_direct_req_release(dreq);
+		goto out_release;
+	}
 
 	if (user_backed_iter(iter))
 		dreq->flags = NFS_ODIRECT_SHOULD_DIRTY;
 
 	if (!swap) {
-		result = nfs_start_io_direct(inode);
+		if (iocb->ki_flags & IOCB_NOWAIT)
+			result = nfs_start_io_direct_nowait(inode);
+		else
+			result = nfs_start_io_direct(inode);
 		if (result) {
 			/* release the reference that would usually be
 			 * consumed by nfs_direct_read_schedule_iovec()
@@ -795,7 +802,6 @@ static void nfs_direct_write_completion(struct nfs_pgio_header *hdr)
 {
 	struct nfs_direct_req *dreq = hdr->dreq;
 	struct nfs_commit_info cinfo;
-	struct nfs_page *req = nfs_list_entry(hdr->pages.next);
 	struct inode *inode = dreq->inode;
 	int flags = NFS_ODIRECT_DONE;
 
@@ -824,6 +830,7 @@ static void nfs_direct_write_completion(struct nfs_pgio_header *hdr)
 	spin_unlock(&inode->i_lock);
 
 	while (!list_empty(&hdr->pages)) {
+		struct nfs_page *req;
 
 		req = nfs_list_entry(hdr->pages.next);
 		nfs_list_remove_request(req);

@@ -2,11 +2,11 @@
 repository with a deterministic base commit and a tag, or the user's own
 kernel tree (KSRC=) cloned with --shared so their checkout is never touched.
 
-BASES names each base once: its package, the version the series is
-written against, and the Debian suite that carries it. A suite the
-machine's apt does not list (experimental) is reached through a sources
-list and lists directory of the harness's own, under the cache; the
-machine's apt configuration is only read.
+BASE names the base once: its package, the version the series is written
+against, and the Debian suite that carries it. A suite the machine's apt
+does not list (experimental) is reached through a sources list and lists
+directory of the harness's own, under the cache; the machine's apt
+configuration is only read.
 """
 
 import glob
@@ -19,34 +19,13 @@ import tempfile
 from .util import (HarnessError, cache_dir, caller_path, env, out, read,
                    run, say, sha256_file, stage, warn_loud, write)
 
-# name -> (package, pinned version, suite, folder). suite None: the
-# machine's own apt sources carry it. folder: where the series for that
-# base lives in this repository (its patches/, post-series copies and
-# tree/), "" for the top. Moving a base to a new -rc or release is a change
-# of its version here (and BASE_DEFAULT to move the default).
-BASES = {
-    "6.12": ("linux-source-6.12", "6.12.117-1~deb12u1", None, ""),
-    "7.3": ("linux-source-7.3", "7.3~rc7-1~exp1", "experimental",
-            "mainline"),
-}
-BASE_DEFAULT = "6.12"
+# (package, pinned version, suite). suite None: the machine's own apt
+# sources carry it. Moving the series to a new -rc or release is a change
+# of this line, then a rebase of patches/ and a green make check (README,
+# "Moving the base").
+BASE = ("linux-source-7.3", "7.3~rc7-1~exp1", "experimental")
 MACHINE_SOURCES = "/etc/apt/sources.list.d/debian.sources"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-
-
-def selected():
-    """(name, package, pinned version, suite) of the base BASE= names."""
-    name = env("BASE", BASE_DEFAULT)
-    if name not in BASES:
-        raise HarnessError(f"BASE={name}: not a known base; known: "
-                           + ", ".join(sorted(BASES)))
-    return (name, *BASES[name][:3])
-
-
-def series_folder():
-    """The folder of this repository that holds the selected base's series
-    ("" for the top)."""
-    return BASES[selected()[0]][3]
 
 # Files in the cached base that the harness itself creates and git ignores.
 LOCAL_EXCLUDES = [".build*/", "/.gupharness*"]
@@ -235,16 +214,21 @@ def _unpack(deb, repo, package, version):
 
 
 def debian_base():
-    """Return the cached Debian base Tree (BASE=), creating it if needed."""
-    name, package, pinned, suite = selected()
+    """Return the cached Debian base Tree, creating it if needed."""
+    package, pinned, suite = BASE
     version = env("BASE_VERSION", pinned)
     root = os.path.join(cache_dir(), "base")
     os.makedirs(root, exist_ok=True)
     stamp_path = os.path.join(root, f"current-{package}")
     stamp = read(stamp_path, "").split()
-    # stamp: <version> <repo dir> <commit>
-    if len(stamp) == 3 and (stamp[0] == version or env("BASE_VERSION") is None):
-        ver, repo, commit = stamp
+    # stamp: <version> <repo dir> <commit> <version asked for>; the last
+    # differs from the first after a fallback, and a stamp is reused only
+    # for the version it was asked for, so that a new pinned version (or
+    # BASE_VERSION=) fetches again.
+    if len(stamp) == 3:
+        stamp.append(stamp[0])
+    if len(stamp) == 4 and stamp[3] == version:
+        ver, repo, commit, _ = stamp
         if _valid(repo, ver, commit):
             if ver != pinned:
                 warn_loud(f"the cached base is {ver}, not the pinned "
@@ -259,7 +243,7 @@ def debian_base():
     repo = os.path.join(root, ver.replace("~", "_"))
     _unpack(deb, repo, package, ver)
     commit = out(["git", "-C", repo, "rev-parse", "HEAD"])
-    write(stamp_path, f"{ver} {repo} {commit}\n")
+    write(stamp_path, f"{ver} {repo} {commit} {version}\n")
     say(f"    base {tag_for(ver)} = {commit}")
     return Tree(repo, commit, f"Debian {package} {ver}", repo)
 

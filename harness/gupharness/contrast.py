@@ -17,15 +17,9 @@ CONTRAST_FILE = os.path.join(repo_root(), "harness", "contrast")
 
 
 def read_contrast(path=None):
-    """{suite: [(pattern text, compiled regex)]}: harness/contrast, and
-    harness/contrast-NAME for the selected base (BASE=), if there is one:
-    the tests its series fixes beyond the others'."""
-    from .base import selected
-    paths = [path] if path else [CONTRAST_FILE] + [
-        p for p in [f"{CONTRAST_FILE}-{selected()[0]}"] if os.path.isfile(p)]
+    """{suite: [(pattern text, compiled regex)]}: harness/contrast."""
     fixed = {}
-    for path in paths:
-        _read_contrast(path, fixed)
+    _read_contrast(path or CONTRAST_FILE, fixed)
     return fixed
 
 

@@ -73,33 +73,10 @@ class Suite:
         return self.command.split()[1]
 
 
-def base_override():
-    """harness/suites-NAME for the selected base (BASE=), or None: lines
-    that replace the suite of the same name, or add one."""
-    from .base import selected
-    path = f"{SUITES_FILE}-{selected()[0]}"
-    return path if os.path.isfile(path) else None
-
-
 def suites_text():
-    """harness/suites with the selected base's override applied: what the
-    harness and the guest both read."""
+    """harness/suites: what the harness and the guest both read."""
     with open(SUITES_FILE) as f:
-        lines = f.read().splitlines()
-    over = base_override()
-    if over:
-        with open(over) as f:
-            for line in f.read().splitlines():
-                if not line.strip() or line.lstrip().startswith("#"):
-                    continue
-                name = line.split()[0]
-                at = [i for i, x in enumerate(lines) if x.split()[:1] ==
-                      [name]]
-                if at:
-                    lines[at[0]] = line
-                else:
-                    lines.append(line)
-    return "\n".join(lines) + "\n"
+        return f.read()
 
 
 def read_suites(path=None):

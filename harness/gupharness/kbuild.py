@@ -125,18 +125,8 @@ def check_config(dotconfig, fragments):
     return bad
 
 
-def base_fragment():
-    """harness/config/base-NAME.config: options only the selected base
-    (BASE=) declares, or None."""
-    from .base import selected
-    path = os.path.join(CONFIG_DIR, f"base-{selected()[0]}.config")
-    return path if os.path.isfile(path) else None
-
-
 def fragments_for(kind):
     frags = [COMMON_FRAGMENT]
-    if base_fragment():
-        frags.append(base_fragment())
     if kind != "base" and os.path.isfile(SERIES_FRAGMENT) and \
             parse_fragment(SERIES_FRAGMENT):
         frags.append(SERIES_FRAGMENT)
@@ -180,12 +170,9 @@ def series_fragment_for_prefix(src, build):
 
 def configure(src, build, kind, commit):
     frags = fragments_for(kind)
-    # A prefix of the series (make bisect), another series (PATCHES=, the
-    # failure demos), or a base whose series is still being rebased onto
-    # it (a folder of its own, BASE=7.3): series.config only as far as the
-    # tree declares it.
-    from .base import series_folder
-    if kind == "bisect" or env("PATCHES") or series_folder():
+    # A prefix of the series (make bisect) or another series (PATCHES=, the
+    # failure demos): series.config only as far as the tree declares it.
+    if kind == "bisect" or env("PATCHES"):
         frags = [series_fragment_for_prefix(src, build)
                  if f == SERIES_FRAGMENT else f for f in frags]
     stamp = os.path.join(build, ".gupharness-config")

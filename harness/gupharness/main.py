@@ -251,35 +251,6 @@ def verify_rows(summary):
         else:
             c.fail(f"verify: {name}: {detail}")
     summary.add("verify", c)
-    other_bases_verify(summary)
-
-
-def other_bases_verify(summary):
-    """The series of every other base that has a folder of its own (the
-    rebase in progress, BASE=7.3: mainline/) applies with git am and
-    equals its copies too: one row each, verify-NAME."""
-    current = base.selected()[0]
-    for name, (_, _, _, folder) in sorted(base.BASES.items()):
-        if name == current or not folder or not os.path.isfile(
-                os.path.join(repo_root(), folder, "patches", "series")):
-            continue
-        saved = os.environ.get("BASE")
-        os.environ["BASE"] = name
-        try:
-            c = Counts()
-            for check, ok, detail in verify(base.debian_base()):
-                say(f"    {'ok  ' if ok else 'FAIL'}  {name}: {check}: "
-                    f"{detail}")
-                if ok:
-                    c.passed += 1
-                else:
-                    c.fail(f"verify {name}: {check}: {detail}")
-            summary.add(f"verify-{name}", c, f"BASE={name}, {folder}/")
-        finally:
-            if saved is None:
-                del os.environ["BASE"]
-            else:
-                os.environ["BASE"] = saved
 
 
 def lint_rows(summary):

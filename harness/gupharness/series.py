@@ -17,19 +17,16 @@ from .util import (HarnessError, TestFailure, caller_path, out, repo_root,
 COVER = "0000-cover-letter.patch"
 # Top-level names of this repository that are its own, not kernel paths.
 PROJECT_OWN = {"Makefile", "README", ".gitignore", ".ci", "harness",
-               "patches", ".git", "tree", "mainline"}
+               "patches", ".git", "tree"}
 
 
 def project_root():
-    """Where the selected base's series lives: this repository, or its
-    folder for that base (BASE=7.3: mainline/), with patches/, the
-    post-series copies and tree/ inside (tests point GUP_PROJECT_ROOT at a
-    scratch copy)."""
+    """Where the series lives: this repository, with patches/, the
+    post-series copies and tree/ (tests point GUP_PROJECT_ROOT at a scratch
+    copy)."""
     if os.environ.get("GUP_PROJECT_ROOT"):
         return os.environ["GUP_PROJECT_ROOT"]
-    from .base import series_folder
-    return os.path.join(repo_root(), series_folder()) if series_folder() \
-        else repo_root()
+    return repo_root()
 
 
 def patches_dir():

@@ -210,32 +210,72 @@ class BaseVersionTest(unittest.TestCase):
                          "debian/6.12.117-1_deb12u1")
 
 
-class BaseOverrideTest(unittest.TestCase):
-    def test_suites_and_contrast_of_the_7_3_base(self):
-        """BASE=7.3 replaces gup_test's line (no gup_args in its series)
-        and adds the fork() case to vmsplice's contrast; 6.12 keeps the
-        plain files."""
-        from gupharness import contrast, guest
-        saved = os.environ.get("BASE")
-        try:
-            os.environ["BASE"] = "6.12"
-            plain = {s.name: s for s in guest.read_suites()}
-            self.assertIn("+gup_args", plain["gup_test"].programs)
-            self.assertNotIn("write after fork",
-                             str(contrast.read_contrast().get("vmsplice")))
-            os.environ["BASE"] = "7.3"
-            over = {s.name: s for s in guest.read_suites()}
-            self.assertEqual(set(over), set(plain))     # replaced, not added
-            self.assertNotIn("+gup_args", over["gup_test"].programs)
-            self.assertEqual(over["cow"].command, plain["cow"].command)
-            self.assertIn("write after fork",
-                          str(contrast.read_contrast()["vmsplice"]))
-            # the guest reads the merged file: one line per suite
-            names = [ln.split()[0] for ln in guest.suites_text().splitlines()
-                     if ln.strip() and not ln.startswith("#")]
-            self.assertEqual(len(names), len(set(names)))
-        finally:
-            if saved is None:
-                os.environ.pop("BASE", None)
-            else:
-                os.environ["BASE"] = saved
+class BaseFallbackTest(unittest.TestCase):
+    def test_newest_7_3_after_the_rc(self):
+        """When 7.3~rc7 leaves the archive, the fallback takes the newest
+        linux-source-7.3 there: an rc8 or the release sorts after rc7."""
+        from gupharness import base
+        self.assertEqual(base._newest(["7.3~rc7-1~exp1", "7.3~rc8-1~exp1"]),
+                         "7.3~rc8-1~exp1")
+        self.assertEqual(base._newest(["7.3~rc8-1~exp1", "7.3-1~exp1",
+                                       "7.3~rc7-1~exp1"]), "7.3-1~exp1")
+        self.assertEqual(base.tag_for(base.BASE[1]), "debian/7.3_rc7-1_exp1")
+
+
+class BaseStampTest(unittest.TestCase):
+    """The cached base is reused only for the version it was asked for:
+    after a fallback (asked rc7, got rc8) as long as rc7 is pinned, and
+    never once the pinned version moves."""
+
+    def _run(self, stamp, pinned, base_version=None):
+        from unittest import mock
+        from gupharness import base
+        with tempfile.TemporaryDirectory() as cache:
+            os.makedirs(os.path.join(cache, "base"))
+            with open(os.path.join(cache, "base",
+                                   "current-linux-source-7.3"), "w") as f:
+                f.write(stamp)
+            env = {"CACHE": cache}
+            if base_version:
+                env["BASE_VERSION"] = base_version
+            fetched = []
+
+            def download(package, version, suite, dest):
+                fetched.append(version)
+                raise HarnessError("fetch")
+            with mock.patch.dict(os.environ, env), \
+                    mock.patch.object(base, "BASE", ("linux-source-7.3",
+                                                     pinned, "experimental")), \
+                    mock.patch.object(base, "_valid", lambda *a: True), \
+                    mock.patch.object(base, "_download", download), \
+                    mock.patch.object(base, "warn_loud", lambda m: None), \
+                    mock.patch.object(base, "stage", lambda m: None):
+                if not base_version:
+                    os.environ.pop("BASE_VERSION", None)
+                try:
+                    tree = base.debian_base()
+                except HarnessError:
+                    return None, fetched
+                return tree.label, fetched
+
+    def test_reuse_and_refetch(self):
+        self.assertEqual(self._run("7.3~rc7-1~exp1 /r c 7.3~rc7-1~exp1\n",
+                                   "7.3~rc7-1~exp1"),
+                         ("Debian linux-source-7.3 7.3~rc7-1~exp1", []))
+        # an old three-field stamp is its own asked-for version
+        self.assertEqual(self._run("7.3~rc7-1~exp1 /r c\n",
+                                   "7.3~rc7-1~exp1")[1], [])
+        # a fallback stays in use while the same version is pinned
+        self.assertEqual(self._run("7.3~rc8-1~exp1 /r c 7.3~rc7-1~exp1\n",
+                                   "7.3~rc7-1~exp1"),
+                         ("Debian linux-source-7.3 7.3~rc8-1~exp1", []))
+        # the pinned version moved: fetch it
+        self.assertEqual(self._run("7.3~rc7-1~exp1 /r c 7.3~rc7-1~exp1\n",
+                                   "7.3-1~exp1"), (None, ["7.3-1~exp1"]))
+        # BASE_VERSION= asks for another one, and then back again
+        self.assertEqual(self._run("7.3~rc7-1~exp1 /r c 7.3~rc7-1~exp1\n",
+                                   "7.3~rc7-1~exp1", "7.3~rc8-1~exp1"),
+                         (None, ["7.3~rc8-1~exp1"]))
+        self.assertEqual(self._run("7.3~rc8-1~exp1 /r c 7.3~rc8-1~exp1\n",
+                                   "7.3~rc7-1~exp1"),
+                         (None, ["7.3~rc7-1~exp1"]))

@@ -71,6 +71,7 @@
 #include <sys/wait.h>
 #include "../kselftest.h"
 #include "vm_util.h"
+#include "hugepage_settings.h"
 #include "pin_check.h"
 
 static size_t pagesize, thpsize, hugetlbsize;
@@ -101,6 +102,28 @@ static void pins_now(struct pins *p)
 	if (read_pin_counters(&p->acquired, &p->released) < 0) {
 		p->acquired = 0;
 		p->released = 0;
+	}
+}
+
+/*
+ * The starting point of a pin count: the counters once they have stopped
+ * moving (two reads 20 ms apart agree, within a second), so that pins of an
+ * earlier call still being released (a FUSE server's vmspliced reply
+ * pages, an aborted request) do not count against this one.
+ */
+static void pins_start(struct pins *p)
+{
+	struct pins again;
+	int tries = 50;
+
+	pins_now(p);
+	while (tries--) {
+		usleep(20000);
+		pins_now(&again);
+		if (again.acquired == p->acquired &&
+		    again.released == p->released)
+			return;
+		*p = again;
 	}
 }
 
@@ -218,8 +241,8 @@ static bool buf_map_kind(struct buf *b, enum buf_kind kind, size_t len,
 			     strerror(errno));
 	}
 	memset(b->map, GUARD, b->maplen);
-	if (kind == THP && !check_huge_anon(b->map, b->maplen / thpsize,
-					    thpsize)) {
+	if (kind == THP && !check_huge_anon(b->map, b->maplen,
+					    b->maplen / thpsize, thpsize)) {
 		*unavailable = true;
 		return check(c, false, "no THP could be allocated");
 	}
@@ -374,14 +397,14 @@ static void test_rw(enum buf_kind kind, size_t len, size_t foff, size_t boff)
 		goto out;
 	fill(w.p, len, foff, (int)len);
 
-	pins_now(&p0);
+	pins_start(&p0);
 	n = pwrite_full(fd, w.p, len, foff);
 	check(&c, n == (ssize_t)len, "write: %zd of %zu bytes (%s)", n, len,
 	      n < 0 ? strerror(errno) : "short");
 	pins_balanced_max(&c, &p0, min_pins(w.p, len), max_pins(w.p, len),
 			  "write");
 
-	pins_now(&p0);
+	pins_start(&p0);
 	n = pread(fd, r.p, len, foff);
 	check(&c, n == (ssize_t)len, "read: %zd of %zu bytes (%s)", n, len,
 	      n < 0 ? strerror(errno) : "short");
@@ -428,7 +451,7 @@ static void test_truncated(void)
 	check(&c, n == (ssize_t)len, "read before the truncation: %zd", n);
 	check(&c, ftruncate(fd2, cut) == 0, "ftruncate: %s", strerror(errno));
 	memset(b.p, GUARD, len);
-	pins_now(&p0);
+	pins_start(&p0);
 	n = pread(fd, b.p, len, 0);
 	check(&c, n == (ssize_t)cut, "read after the truncation: %zd bytes, expected %zu",
 	      n, cut);
@@ -479,7 +502,7 @@ static void test_hole(bool write)
 	if (!check(&c, !mprotect(b.p + hole, pagesize, PROT_NONE),
 		   "mprotect: %s", strerror(errno)))
 		goto out_fd;
-	pins_now(&p0);
+	pins_start(&p0);
 	if (write)
 		n = pwrite(fd, b.p, len, 0);
 	else
@@ -597,7 +620,7 @@ static void test_failed_extraction(void)
 	if (!check(&c, !mprotect(b.p, pagesize, PROT_NONE), "mprotect: %s",
 		   strerror(errno)))
 		goto out_fd;
-	pins_now(&p0);
+	pins_start(&p0);
 	before = meminfo_kb("SUnreclaim");
 	for (i = 0; i < rounds; i++)
 		efault += pread(fd, b.p, len, 0) < 0 && errno == EFAULT;
@@ -719,7 +742,7 @@ static bool dio_fault_call(struct dio_fault *f, int fd, struct buf *b,
 			madvise(first, last - first, MADV_DONTNEED);
 		}
 	}
-	pins_now(&p0);
+	pins_start(&p0);
 	if (!check(&f->c, !fail_nth_arm(nth), "arming fail-nth: %s",
 		   strerror(errno)))
 		return false;
@@ -951,7 +974,7 @@ static void test_truncate_stress(void)
 	fd2 = open(path("dtstress"), O_RDWR);
 	if (!check(&c, fd >= 0 && fd2 >= 0, "open: %s", strerror(errno)))
 		goto out;
-	pins_now(&p0);
+	pins_start(&p0);
 	trunc_stop = false;
 	for (i = 0; i < NR_TRUNC_IO; i++) {
 		w[i] = (struct trunc_worker){
@@ -1414,7 +1437,7 @@ static void test_server_buffers(void)
 	if (!check(&c, b && fd >= 0, "open: %s", strerror(errno)))
 		goto out;
 	fill(b, len, 0, 3);
-	pins_now(&p0);
+	pins_start(&p0);
 	check(&c, pwrite_full(fd, b, len, 0) == (ssize_t)len && !fsync(fd),
 	      "write: %s", strerror(errno));
 	/* with -s the requests come through a pipe: nothing to pin */
@@ -1425,7 +1448,7 @@ static void test_server_buffers(void)
 	fd = open(path("cached"), O_RDWR);
 	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 	memset(b, 0, len);
-	pins_now(&p0);
+	pins_start(&p0);
 	check(&c, pread(fd, b, len, 0) == (ssize_t)len, "read: %s",
 	      strerror(errno));
 	pins_balanced(&c, &p0, len / pagesize, "buffered read");
@@ -1511,7 +1534,7 @@ static void test_server_gone(void)
 	sr.fd = make_file(&c, "dstall", 1 << 20, 12);
 	if (sr.fd < 0)
 		goto out;
-	pins_now(&p0);
+	pins_start(&p0);
 	if (!check(&c, !pthread_create(&t, NULL, stalled_read_fn, &sr),
 		   "pthread_create"))
 		goto out_fd;
@@ -1597,7 +1620,7 @@ static void test_fork_during_read(void)
 			   stop_cmd))
 			goto out_fd;
 	}
-	pins_now(&p0);
+	pins_start(&p0);
 	if (!check(&c, !pthread_create(&t, NULL, stalled_read_fn, &sr),
 		   "pthread_create"))
 		goto out_fd;
@@ -1695,7 +1718,7 @@ static void test_server_stopped(const char *cmd)
 	      strerror(errno));
 	if (!check(&c, system(cmd) == 0, "`%s` failed", cmd))
 		goto out;
-	pins_now(&p0);
+	pins_start(&p0);
 	n = pread(fd, b.p, len, 0);
 	check(&c, n < 0, "read with the server gone: %zd bytes", n);
 	if (n < 0)

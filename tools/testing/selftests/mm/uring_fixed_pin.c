@@ -42,8 +42,9 @@
 #include <sys/uio.h>
 #include "../kselftest.h"
 #include "vm_util.h"
+#include "hugepage_settings.h"
 #include "pin_check.h"
-#include "local_config.h"
+#include "local_config.h_gen"
 #ifdef LOCAL_CONFIG_HAVE_LIBURING
 #include <liburing.h>
 #endif
@@ -217,7 +218,7 @@ static void test_mixed(const char *target, const char *dir, bool teardown)
 	snprintf(name, sizeof(name),
 		 "anon + shmem + hugetlb in one fixed buffer: registers, O_DIRECT on %s, %s releases every pin",
 		 dir ? path : target, teardown ? "ring teardown" : "unregister");
-	if (!hugetlbsize || !get_free_hugepages()) {
+	if (!hugetlbsize || !hugetlb_free_default_pages()) {
 		ksft_test_result_skip("%s (no free hugetlb page)\n", name);
 		return;
 	}

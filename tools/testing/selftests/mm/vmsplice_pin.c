@@ -3,6 +3,10 @@
  * vmsplice() of user memory into a pipe, and everything that can happen to
  * the pipe afterwards: read(), tee(), splice() to another pipe, to a file,
  * to /dev/null, to a unix and a TCP socket, SPLICE_F_GIFT, close() unread.
+ * And what real users do: vmsplice() a response once, tee() it into a pipe
+ * per request and splice() those to TCP (haproxy), writing to the buffer
+ * after the vmsplice() (libfuse fixes up the header it spliced), with and
+ * without a fork() in between (-t runs only these).
  *
  * The data must always arrive as it was when it was spliced in, and the
  * FOLL_PIN accounting must balance: vmsplice() takes one pin per page it
@@ -43,6 +47,7 @@
 #include <sys/wait.h>
 #include "../kselftest.h"
 #include "vm_util.h"
+#include "hugepage_settings.h"
 #include "pin_check.h"
 
 #define NR_PAGES	16
@@ -623,6 +628,178 @@ out:
 	munmap(p, size);
 }
 
+/* ------------------------------------------ tee() and splice() to TCP */
+
+#define TEE_PAGES	2
+#define TEE_REQUESTS	4
+#define NAME_TEE_TCP \
+	"vmsplice tee splice tcp: every request gets the response"
+#define NAME_TEE_TCP_WRITE \
+	"vmsplice tee splice tcp: write after vmsplice() reaches the socket"
+#define NAME_TEE_TCP_FORK \
+	"vmsplice tee splice tcp: write after fork() reaches the socket"
+
+enum tee_write { TEE_NO_WRITE, TEE_WRITE, TEE_WRITE_AFTER_FORK };
+
+/*
+ * Why the socket did not get @want (what our buffer holds now) in each of
+ * the TEE_REQUESTS copies in @got: how many bytes are as the buffer is
+ * now ("new"), as it was when vmspliced (@old, "old"), or neither, and
+ * what each request got: all "new", all "old", "mixed", or "short".
+ */
+static void why_received(struct check *c, const char *got, ssize_t len,
+			 const char *want, const char *old, size_t size)
+{
+	size_t nr_new = 0, nr_old = 0, nr_other = 0, i, in_new, in_old;
+	char per[TEE_REQUESTS * 6 + 1] = "", *s = per;
+	int r;
+
+	for (r = 0; r < TEE_REQUESTS; r++, got += size, len -= size) {
+		in_new = 0;
+		in_old = 0;
+		for (i = 0; i < size && (ssize_t)i < len; i++) {
+			if (got[i] == want[i])
+				in_new++;
+			else if (got[i] == old[i])
+				in_old++;
+		}
+		nr_new += in_new;
+		nr_old += in_old;
+		nr_other += i - in_new - in_old;
+		s += sprintf(s, "%s%s", r ? "," : " ", i < size ? "short" :
+			     in_new == size ? "new" :
+			     in_old == size ? "old" : "mixed");
+	}
+	check(c, false,
+	      "socket: %zu of %zu bytes read: %zu new (as written after the vmsplice()), %zu old (as vmspliced), %zu neither; requests:%s",
+	      nr_new + nr_old + nr_other, TEE_REQUESTS * size, nr_new, nr_old,
+	      nr_other, per);
+}
+
+/*
+ * What haproxy does for a static response: vmsplice() it (no gift) once
+ * into a master pipe, tee() that into a pipe per request, and splice()
+ * the request's pipe to its TCP socket.  Here four requests on one
+ * connection over loopback: the far end must read the buffer four times.
+ *
+ * @how: the buffer is written over after the vmsplice(), before the tee()
+ * and splice()s, as libfuse's fuse_send_data_iov() fixes up the header it
+ * vmspliced: the pipe holds our page, so the socket gets what we wrote.
+ * Unless fork() came in between: with page references, fork() shares the
+ * page copy-on-write, our write copies it, and the pipe keeps the old
+ * page.  A long-term pin makes fork() copy the page for the child instead,
+ * so that we keep the pinned one and our write lands in it.
+ */
+static void test_tee_tcp(enum tee_write how)
+{
+	const size_t size = TEE_PAGES * pagesize, total = TEE_REQUESTS * size;
+	const char *name = how == TEE_NO_WRITE ? NAME_TEE_TCP :
+			   how == TEE_WRITE ? NAME_TEE_TCP_WRITE :
+			   NAME_TEE_TCP_FORK;
+	int master[2] = { -1, -1 }, req[2], go[2] = { -1, -1 }, sv[2], status;
+	struct check data = CHECK_INIT;
+	struct reader rd = { 0 };
+	char *p, *old = NULL;
+	bool reading = false;
+	pid_t child = -1;
+	ssize_t n, m;
+	size_t i;
+	pthread_t t;
+	int r;
+
+	if (socket_pair(true, sv)) {
+		ksft_print_msg("%s: no TCP over loopback: %s\n", name,
+			       strerror(errno));
+		ksft_test_result_skip("%s\n", name);
+		return;
+	}
+	p = map_anon(size);
+	old = malloc(size);
+	rd.buf = malloc(total);
+	if (!check(&data, p && old && rd.buf, "setup: %s", strerror(errno)) ||
+	    !check(&data, !pipe(master) && !pipe(go), "pipe: %s",
+		   strerror(errno)))
+		goto out;
+	fill(p, size, 23 + how);
+	memcpy(old, p, size);
+	if (!splice_in(&data, master[1], p, size, 0))
+		goto out;
+	if (how == TEE_WRITE_AFTER_FORK) {
+		fflush(stdout);
+		child = fork();
+		if (!check(&data, child >= 0, "fork: %s", strerror(errno)))
+			goto out;
+		if (child == 0) {
+			char ch;
+
+			/* keep our copy of the mapping until told to go */
+			close(go[1]);
+			_exit(read(go[0], &ch, 1) < 0);
+		}
+	}
+	if (how != TEE_NO_WRITE) {
+		for (i = 0; i < size; i++)
+			p[i] = ~p[i];
+		if (child > 0)
+			check(&data, waitpid(child, &status, WNOHANG) == 0,
+			      "the child was gone before the write");
+	}
+	rd.fd = sv[1];
+	rd.size = total;
+	if (!check(&data, !pthread_create(&t, NULL, reader_fn, &rd),
+		   "reader thread failed"))
+		goto out;
+	reading = true;
+	for (r = 0; r < TEE_REQUESTS && data.ok; r++) {
+		if (!check(&data, !pipe(req), "request %d: pipe: %s", r,
+			   strerror(errno)))
+			break;
+		n = tee(master[0], req[1], size, 0);
+		check(&data, n == (ssize_t)size,
+		      "request %d: tee returned %zd (%s)", r, n,
+		      n < 0 ? strerror(errno) : "short");
+		for (m = 0; data.ok && n > 0; n -= m) {
+			m = splice(req[0], NULL, sv[0], NULL, n, 0);
+			check(&data, m > 0,
+			      "request %d: splice returned %zd (%s)", r, m,
+			      m < 0 ? strerror(errno) : "nothing");
+		}
+		close(req[0]);
+		close(req[1]);
+	}
+out:
+	if (reading) {
+		if (!data.ok)	/* the reader waits for what never comes */
+			shutdown(sv[0], SHUT_WR);
+		pthread_join(t, NULL);
+		for (r = 0; r < TEE_REQUESTS; r++)
+			if (memcmp(rd.buf + r * size, p, size))
+				break;
+		if (rd.got < 0)
+			check(&data, false, "socket: read: %s",
+			      strerror(-rd.got));
+		else if (rd.got != (ssize_t)total || r < TEE_REQUESTS)
+			why_received(&data, rd.buf, rd.got, p, old, size);
+	}
+	if (go[1] >= 0)
+		close(go[1]);	/* the child may go */
+	if (child > 0)
+		waitpid(child, &status, 0);
+	check_report(&data, name);
+	if (go[0] >= 0)
+		close(go[0]);
+	if (master[0] >= 0) {
+		close(master[0]);
+		close(master[1]);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	free(rd.buf);
+	free(old);
+	if (p)
+		munmap(p, size);
+}
+
 /*
  * Memory never written reads as zeroes.  (What a write after the vmsplice()
  * does is not defined: without pins the pipe kept the shared zero page, a
@@ -1185,12 +1362,22 @@ out_kill:
 
 int main(int argc, char **argv)
 {
-	bool offline = argc == 2 && !strcmp(argv[1], "-o");
+	bool offline = false, only_tee = false;
 	struct pins p;
+	int opt;
 
-	if (argc > 1 && !offline) {
-		fprintf(stderr, "usage: %s [-o]\n"
-			"  -o  also offline (and online again) a ZONE_MOVABLE memory block\n",
+	while ((opt = getopt(argc, argv, "ot")) != -1) {
+		if (opt == 'o')
+			offline = true;
+		else if (opt == 't')
+			only_tee = true;
+		else
+			break;
+	}
+	if (opt != -1 || optind < argc || (offline && only_tee)) {
+		fprintf(stderr, "usage: %s [-o | -t]\n"
+			"  -o  also offline (and online again) a ZONE_MOVABLE memory block\n"
+			"  -t  only vmsplice(), tee() and splice() to TCP, with writes after them\n",
 			argv[0]);
 		return KSFT_FAIL;
 	}
@@ -1199,11 +1386,18 @@ int main(int argc, char **argv)
 	/* a child that failed early must not kill us when we write to it */
 	signal(SIGPIPE, SIG_IGN);
 	ksft_print_header();
+	if (only_tee) {
+		ksft_set_plan(3);
+		test_tee_tcp(TEE_NO_WRITE);
+		test_tee_tcp(TEE_WRITE);
+		test_tee_tcp(TEE_WRITE_AFTER_FORK);
+		ksft_finished();
+	}
 	have_counters = pin_counters(&p.acquired, &p.released);
 	if (!have_counters)
 		ksft_print_msg("%s (needs root): the pin results skip\n",
 			       "nr_foll_pin_acquired/_released cannot be read exactly");
-	ksft_set_plan(29);
+	ksft_set_plan(32);
 	test_read();
 	test_iovecs();
 	test_partial();
@@ -1215,6 +1409,9 @@ int main(int argc, char **argv)
 	test_file(true);
 	test_socket(false);
 	test_socket(true);
+	test_tee_tcp(TEE_NO_WRITE);
+	test_tee_tcp(TEE_WRITE);
+	test_tee_tcp(TEE_WRITE_AFTER_FORK);
 	test_untouched();
 	test_shared();
 	test_fork_races(false);

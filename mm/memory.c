@@ -7297,24 +7297,24 @@ static int __access_remote_vm_mmap(struct mm_struct *mm, unsigned long addr,
 	return buf - old_buf;
 }
 
-/* The most pages __access_remote_vm() takes in one piece. */
+/* The most pages __access_remote_vm() reads in one piece. */
 #define ACCESS_REMOTE_VM_PAGES	4
 
 /*
- * A transfer that lies in one VMA (the common case: a ptrace word, a chunk
- * of /proc/pid/mem or of a command line, at most a page) is taken in one
+ * A read that lies in one VMA (the common case: a ptrace word, a chunk of
+ * /proc/pid/mem or of a command line, at most a page) is taken in one
  * piece with get_user_pages_vma(), under that VMA's lock when it can be
  * had, so that it neither waits for nor holds up mmap_lock writers
  * elsewhere in the address space, and sees the VMA as one consistent
- * whole.  Return the number of bytes transferred: @len, or 0 when the
- * transfer must go the mmap_lock way.
+ * whole.  Return the number of bytes read: @len, or 0 when the read must
+ * go the mmap_lock way.
  */
-static int __access_remote_vm_one(struct mm_struct *mm, unsigned long addr,
-				  void *buf, int len, unsigned int gup_flags)
+static int __access_remote_vm_read_one(struct mm_struct *mm,
+				       unsigned long addr, void *buf, int len,
+				       unsigned int gup_flags)
 {
 	struct page *pages[ACCESS_REMOTE_VM_PAGES];
 	struct gup_vma gv = { .lock = GUP_VMA_UNLOCKED };
-	int write = gup_flags & FOLL_WRITE;
 	unsigned long nr, i, uaddr;
 	int done = 0;
 
@@ -7323,9 +7323,7 @@ static int __access_remote_vm_one(struct mm_struct *mm, unsigned long addr,
 	nr = DIV_ROUND_UP(offset_in_page(addr) + (unsigned long)len, PAGE_SIZE);
 	if (nr > ARRAY_SIZE(pages))
 		return 0;
-	/* Writers pin: see Documentation/core-api/pin_user_pages.rst */
-	if (write ? pin_user_pages_vma(mm, addr, nr, gup_flags, pages, &gv) :
-		    get_user_pages_vma(mm, addr, nr, gup_flags, pages, &gv))
+	if (get_user_pages_vma(mm, addr, nr, gup_flags, pages, &gv))
 		return 0;
 
 	/* The address as the VMA knows it: untagged. */
@@ -7335,31 +7333,36 @@ static int __access_remote_vm_one(struct mm_struct *mm, unsigned long addr,
 		int bytes = min_t(int, len - done, PAGE_SIZE - offset);
 		void *maddr = kmap_local_page(pages[i]);
 
-		if (write)
-			copy_to_user_page(gv.vma, pages[i], uaddr,
-					  maddr + offset, buf, bytes);
-		else
-			copy_from_user_page(gv.vma, pages[i], uaddr, buf,
-					    maddr + offset, bytes);
+		copy_from_user_page(gv.vma, pages[i], uaddr, buf,
+				    maddr + offset, bytes);
 		kunmap_local(maddr);
 		uaddr += bytes;
 		buf += bytes;
 		done += bytes;
 	}
-	gup_vma_release(&gv, write);
+	gup_vma_release(&gv, false);
 	return done;
 }
 
 /*
  * Access another process' address space as given in mm.
+ *
+ * Writes keep the target's mmap_lock: text is patched under mmap_lock held
+ * for write alone (uprobe_write() reads the old instruction, checks it,
+ * then writes the new one, with no VMA write-locked), and a ptrace or
+ * /proc/pid/mem write must not land in between.
  */
 static int __access_remote_vm(struct mm_struct *mm, unsigned long addr,
 			      void *buf, int len, unsigned int gup_flags)
 {
-	int done = __access_remote_vm_one(mm, addr, buf, len, gup_flags);
+	int done;
 
-	if (done)
-		return done;
+	if (!(gup_flags & FOLL_WRITE)) {
+		done = __access_remote_vm_read_one(mm, addr, buf, len,
+						   gup_flags);
+		if (done)
+			return done;
+	}
 	return __access_remote_vm_mmap(mm, addr, buf, len, gup_flags);
 }
 

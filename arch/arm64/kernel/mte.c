@@ -452,14 +452,14 @@ static int __access_remote_tags(struct mm_struct *mm, unsigned long addr,
 	if (!access_ok(buf, len))
 		return -EFAULT;
 
-	/*
-	 * Untag the address, so that the VMA lookup finds it: arm64's
-	 * untagging is the same for every mm, and needs no mmap_lock.
-	 */
-	addr = untagged_addr(addr);
+	if (mmap_read_lock_killable(mm))
+		return -EIO;
+
+	/* Untag the address before get_user_pages_vma() looks up the VMA */
+	addr = untagged_addr_remote(mm, addr);
 
 	while (len) {
-		struct gup_vma gv = { .lock = GUP_VMA_UNLOCKED };
+		struct gup_vma gv = { .lock = GUP_VMA_CALLER_LOCK };
 		unsigned long tags, offset;
 		struct page *page;
 		void *maddr;
@@ -487,12 +487,6 @@ static int __access_remote_tags(struct mm_struct *mm, unsigned long addr,
 			gup_vma_release(&gv, false);
 			break;
 		}
-		/*
-		 * The tags go with the page, which our reference or pin
-		 * keeps: drop the VMA's lock before touching the tracer's
-		 * buffer, which may fault, in this same mm with CLONE_VM.
-		 */
-		gup_vma_unlock(&gv);
 
 		folio = page_folio(page);
 		if (folio_test_hugetlb(folio))
@@ -520,6 +514,7 @@ static int __access_remote_tags(struct mm_struct *mm, unsigned long addr,
 		buf += tags;
 		addr += tags * MTE_GRANULE_SIZE;
 	}
+	mmap_read_unlock(mm);
 
 	/* return an error if no tags copied */
 	kiov->iov_len = buf - kiov->iov_base;

@@ -290,11 +290,11 @@ static void nfs_direct_complete(struct nfs_direct_req *dreq)
 }
 
 /*
- * A direct read wrote into this pinned user page: dirty it the way
- * unpin_user_pages_dirty_lock() does, under the folio lock so that the
- * mapping cannot go away under folio_mark_dirty(), and for a page of a large
- * folio too.  The completion runs in process context (nfsiod, a work item or
- * the submitter), where the folio lock may be waited for.
+ * A direct read wrote into this user page behind the CPU's back: dirty it,
+ * under the folio lock so that the mapping cannot go away under
+ * folio_mark_dirty(), and for a page of a large folio too.  The completion
+ * runs in process context (nfsiod, a work item or the submitter), where the
+ * folio lock may be waited for.
  */
 static void nfs_direct_dirty_page(struct page *page)
 {

@@ -10,9 +10,12 @@
  *                                and restart its server (for the fork()
  *                                case); DIR2, a soft mount of the same
  *                                export, for the server-gone case
- *   dio_pin -F [-s]              our own FUSE server, over /dev/fuse;
+ *   dio_pin -F [-s | -U]         our own FUSE server, over /dev/fuse;
  *                                -s: it reads requests and writes replies
- *                                with splice() and vmsplice()
+ *                                with splice() and vmsplice(); -U: it
+ *                                takes requests and gives replies through
+ *                                FUSE over io_uring (it sets the fuse
+ *                                module's enable_uring for the run)
  *   ... -t SECONDS               how long the truncation stress runs
  *                                (default 2)
  *   ... -f                       run the fault-injection case too (it
@@ -29,7 +32,8 @@
  * reference, and the bytes around the buffer with what they were.  The
  * user pages of both must have been pinned (nr_foll_pin_acquired grows by
  * at least one per page) and every pin released when the call returns
- * (nr_foll_pin_released catches up).
+ * (nr_foll_pin_released catches up).  A read into a THP must leave the
+ * huge page dirty (/proc/kpageflags).
  *
  * Then the failures: a file truncated underneath (a short read), a buffer
  * with a hole (EFAULT or a short transfer, never a leak), a failed
@@ -45,7 +49,9 @@
  * writing to the page around the read's target: the data must land in the
  * parent's page and not show in the child's.
  * With -F, the server's own buffers: the kernel copies requests into them
- * and replies out of them, and those pages must be pinned too.
+ * and replies out of them, and those pages must be pinned too; with -U
+ * those are the payload buffers the server registered with the ring, which
+ * dev_uring.c fills and drains through the same fuse_copy_state code.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,10 +69,13 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/fuse.h>
+#include <linux/io_uring.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include "../kselftest.h"
@@ -419,6 +428,114 @@ out:
 	buf_unmap(&w);
 	buf_unmap(&r);
 	report(&c, name);
+}
+
+#ifndef KPF_DIRTY
+#define KPF_DIRTY	BIT_ULL(4)
+#endif
+
+/*
+ * PG_dirty of the folio each page of [p, p + len) is in: 1 every page's is
+ * set, 0 one's is not, -1 the flags could not be read (*why says why).
+ */
+static int range_dirty(const char *p, size_t len, const char **why)
+{
+	int pagemap_fd, kpageflags_fd, ret = 1;
+	const char *q;
+
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
+	kpageflags_fd = open("/proc/kpageflags", O_RDONLY);
+	if (pagemap_fd < 0 || kpageflags_fd < 0) {
+		*why = "/proc/self/pagemap or /proc/kpageflags cannot be opened (not root?)";
+		ret = -1;
+		goto out;
+	}
+	for (q = (const char *)((uintptr_t)p & ~(pagesize - 1)); q < p + len;
+	     q += pagesize) {
+		unsigned long pfn = pagemap_get_pfn(pagemap_fd, (char *)q);
+		uint64_t flags;
+
+		if (pfn == -1UL || pageflags_get(pfn, kpageflags_fd, &flags)) {
+			*why = "a page of the buffer is not present";
+			ret = -1;
+			break;
+		}
+		if (!(flags & KPF_DIRTY)) {
+			ret = 0;
+			break;
+		}
+	}
+out:
+	if (pagemap_fd >= 0)
+		close(pagemap_fd);
+	if (kpageflags_fd >= 0)
+		close(kpageflags_fd);
+	return ret;
+}
+
+/*
+ * An O_DIRECT read writes into the buffer behind the CPU's back, so every
+ * page it filled must be left dirty when it completes, as
+ * unpin_user_pages_dirty_lock() leaves them: large folios too.  An
+ * anonymous THP is a large folio whose PG_dirty nothing else sets here
+ * (its PMD is dirty from the first write, so GUP's FOLL_TOUCH leaves the
+ * folio alone; a hugetlb folio is dirty from its fault, so it would show
+ * nothing); if it is dirty before the read anyway, the case is skipped.
+ * The read fills the huge page but a page at each end.
+ */
+static void test_read_dirties(void)
+{
+	struct check c = { .ok = true };
+	bool unavailable = false;
+	size_t len = thpsize - 2 * pagesize;
+	struct buf w = { 0 }, r = { 0 };
+	const char *name =
+		"THP: an O_DIRECT read leaves every page it filled dirty";
+	const char *why = NULL;
+	ssize_t n;
+	int fd = -1, dirty;
+
+	if (!thpsize) {
+		ksft_test_result_skip("%s (no THP)\n", name);
+		return;
+	}
+	if (!buf_map_kind(&r, THP, len, 0, &c, &unavailable) ||
+	    !buf_map(&w, ANON, len, 0, &c)) {
+		if (unavailable)
+			ksft_test_result_skip("%s (%s)\n", name, c.why);
+		else
+			report(&c, name);
+		goto out;
+	}
+	dirty = range_dirty(r.p, len, &why);
+	if (dirty) {
+		ksft_test_result_skip("%s (%s)\n", name, dirty < 0 ? why :
+				      "the buffer was dirty before the read");
+		goto out;
+	}
+	fd = open(path("ddirty"), O_RDWR | O_CREAT | O_DIRECT, 0644);
+	if (!check(&c, fd >= 0, "open O_DIRECT: %s", strerror(errno)))
+		goto report;
+	fill(w.p, len, 0, 11);
+	n = pwrite_full(fd, w.p, len, 0);
+	if (!check(&c, n == (ssize_t)len, "write: %zd of %zu bytes (%s)", n,
+		   len, n < 0 ? strerror(errno) : "short"))
+		goto report;
+	n = pread(fd, r.p, len, 0);
+	if (!check(&c, n == (ssize_t)len, "read: %zd of %zu bytes (%s)", n,
+		   len, n < 0 ? strerror(errno) : "short"))
+		goto report;
+	matches(&c, r.p, len, 0, 11, "read back");
+	dirty = range_dirty(r.p, len, &why);
+	check(&c, dirty == 1, "after the read: %s", dirty < 0 ? why :
+	      "a page it filled is clean");
+report:
+	report(&c, name);
+out:
+	if (fd >= 0)
+		close(fd);
+	buf_unmap(&w);
+	buf_unmap(&r);
 }
 
 /*
@@ -1045,7 +1162,7 @@ struct node {
 
 static struct node nodes[MAX_FILES + 2];	/* nodeid 2.. */
 static int nr_nodes;
-static bool splice_mode;
+static bool splice_mode, uring_mode;
 static int fuse_fd = -1;
 static pid_t server_pid;
 static char mnt[64];
@@ -1058,7 +1175,45 @@ static int stall_pipe[2] = { -1, -1 }, release_pipe[2] = { -1, -1 };
 static struct {
 	uint64_t unique, nodeid, offset;
 	uint32_t size;
+	struct ring_ent *ent;		/* -U: the entry that carried it */
 } stalled;
+
+/*
+ * -U: FUSE over io_uring.  Each possible CPU has a queue (the kernel queues
+ * a request on the queue of the CPU the caller runs on, and uses the ring
+ * only once every queue has an entry), and each queue RING_ENTS entries: a
+ * header buffer and a payload buffer registered with
+ * FUSE_IO_URING_CMD_REGISTER.  A request arrives as the completion of the
+ * entry's last command; the reply is written into the same buffers and
+ * committed with FUSE_IO_URING_CMD_COMMIT_AND_FETCH, which completes again
+ * with the entry's next request.  The held-back READ keeps its entry.
+ */
+#define RING_ENTS	4
+#define UD_RELEASE	(~0ULL)		/* user_data of the release_pipe poll */
+
+struct ring_ent {
+	struct fuse_uring_req_header hdr;
+	struct iovec iov[2];		/* hdr, payload */
+	char *payload;
+	unsigned int qid;
+};
+
+static struct {
+	int fd;
+	unsigned int *sq_tail, *sq_mask, *sq_array;
+	unsigned int *cq_head, *cq_tail, *cq_mask;
+	char *sqes;			/* 128-byte SQEs (IORING_SETUP_SQE128) */
+	struct io_uring_cqe *cqes;
+	unsigned int to_submit;
+	struct ring_ent *ents;
+	unsigned int nr_ents;
+} ring = { .fd = -1 };
+
+/* The entry whose request is being answered; NULL: answer on /dev/fuse. */
+static struct ring_ent *cur_ent;
+
+static void ring_reply(const struct fuse_out_header *h, const void *a,
+		       size_t alen, const void *b, size_t blen);
 
 static void fill_attr(struct fuse_attr *a, uint64_t nodeid)
 {
@@ -1102,6 +1257,10 @@ static void reply(uint64_t unique, int error, const void *a, size_t alen,
 	int n = error ? 1 : 3;
 	ssize_t r;
 
+	if (cur_ent) {
+		ring_reply(&h, a, error ? 0 : alen, b, error ? 0 : blen);
+		return;
+	}
 	if (!splice_mode) {
 		r = writev(fuse_fd, iov, n);
 	} else {
@@ -1171,6 +1330,7 @@ static void answer_stalled(char *data)
 		_exit(1);	/* the test is gone */
 	if (!stalled.unique)
 		return;
+	cur_ent = stalled.ent;
 	r = pread(nodes[stalled.nodeid].fd, data, stalled.size,
 		  stalled.offset);
 	if (r < 0)
@@ -1178,22 +1338,360 @@ static void answer_stalled(char *data)
 	else
 		reply(stalled.unique, 0, data, r, NULL, 0);
 	stalled.unique = 0;
+	cur_ent = NULL;
+}
+
+/* Answer one request: its fuse_in_header, then its arguments, in @buf. */
+static void handle(char *buf, char *data)
+{
+	struct fuse_in_header *in = (void *)buf;
+	void *arg = buf + sizeof(*in);
+	struct fuse_entry_out e;
+	struct fuse_attr_out ao;
+	struct fuse_open_out oo;
+	int id;
+
+	memset(&oo, 0, sizeof(oo));
+	switch (in->opcode) {
+	case FUSE_INIT: {
+		struct fuse_init_in *ii = arg;
+		struct fuse_init_out io = {
+			.major = FUSE_KERNEL_VERSION,
+			.minor = FUSE_KERNEL_MINOR_VERSION,
+			.max_readahead = ii->max_readahead,
+			.flags = FUSE_BIG_WRITES | FUSE_MAX_PAGES,
+			.max_background = 16,
+			.congestion_threshold = 12,
+			.max_write = FUSE_MAX_WRITE,
+			.max_pages = FUSE_MAX_WRITE / 4096,
+		};
+
+		if (uring_mode) {
+			if (!(ii->flags & FUSE_INIT_EXT) ||
+			    !(ii->flags2 & (FUSE_OVER_IO_URING >> 32))) {
+				ksft_print_msg("%s\n",
+					       "fuse server: the kernel does not offer FUSE over io_uring");
+				_exit(1);
+			}
+			io.flags |= FUSE_INIT_EXT;
+			io.flags2 = FUSE_OVER_IO_URING >> 32;
+		}
+		reply(in->unique, 0, &io, sizeof(io), NULL, 0);
+		break;
+	}
+	case FUSE_LOOKUP:
+		id = find_node(arg);
+		if (id < 0) {
+			reply(in->unique, id, NULL, 0, NULL, 0);
+			break;
+		}
+		fill_entry(&e, id);
+		reply(in->unique, 0, &e, sizeof(e), NULL, 0);
+		break;
+	case FUSE_CREATE: {
+		struct fuse_create_in *ci = arg;
+
+		id = new_node((char *)(ci + 1));
+		if (id < 0) {
+			reply(in->unique, id, NULL, 0, NULL, 0);
+			break;
+		}
+		fill_entry(&e, id);
+		oo.open_flags = nodes[id].direct ? FOPEN_DIRECT_IO : 0;
+		reply(in->unique, 0, &e, sizeof(e), &oo, sizeof(oo));
+		break;
+	}
+	case FUSE_GETATTR:
+	case FUSE_SETATTR:
+		if (in->opcode == FUSE_SETATTR) {
+			struct fuse_setattr_in *si = arg;
+
+			if ((si->valid & FATTR_SIZE) &&
+			    ftruncate(nodes[in->nodeid].fd, si->size)) {
+				reply(in->unique, -errno, NULL, 0,
+				      NULL, 0);
+				break;
+			}
+		}
+		memset(&ao, 0, sizeof(ao));
+		fill_attr(&ao.attr, in->nodeid);
+		reply(in->unique, 0, &ao, sizeof(ao), NULL, 0);
+		break;
+	case FUSE_OPEN:
+		oo.open_flags = nodes[in->nodeid].direct ?
+				FOPEN_DIRECT_IO : 0;
+		reply(in->unique, 0, &oo, sizeof(oo), NULL, 0);
+		break;
+	case FUSE_READ: {
+		struct fuse_read_in *ri = arg;
+		ssize_t r;
+
+		if (nodes[in->nodeid].stall && !stalled.unique) {
+			/* held back until release_pipe, or forever */
+			stalled.unique = in->unique;
+			stalled.nodeid = in->nodeid;
+			stalled.offset = ri->offset;
+			stalled.size = ri->size;
+			stalled.ent = cur_ent;
+			if (write(stall_pipe[1], "s", 1) != 1)
+				_exit(1);
+			break;
+		}
+		r = pread(nodes[in->nodeid].fd, data, ri->size,
+			  ri->offset);
+		if (r < 0)
+			reply(in->unique, -errno, NULL, 0, NULL, 0);
+		else
+			reply(in->unique, 0, data, r, NULL, 0);
+		break;
+	}
+	case FUSE_WRITE: {
+		struct fuse_write_in *wi = arg;
+		struct fuse_write_out wo = { 0 };
+		ssize_t r;
+
+		r = pwrite(nodes[in->nodeid].fd, wi + 1, wi->size,
+			   wi->offset);
+		if (r < 0) {
+			reply(in->unique, -errno, NULL, 0, NULL, 0);
+			break;
+		}
+		wo.size = r;
+		reply(in->unique, 0, &wo, sizeof(wo), NULL, 0);
+		break;
+	}
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+	case FUSE_INTERRUPT:
+		break;			/* no reply */
+	case FUSE_RELEASE:
+	case FUSE_FLUSH:
+	case FUSE_FSYNC:
+		reply(in->unique, 0, NULL, 0, NULL, 0);
+		break;
+	default:
+		reply(in->unique, -ENOSYS, NULL, 0, NULL, 0);
+		break;
+	}
+}
+
+/* The size of the per-opcode header (in_args[0]) for the ring's op_in. */
+static size_t op_in_size(uint32_t opcode)
+{
+	switch (opcode) {
+	case FUSE_CREATE:
+		return sizeof(struct fuse_create_in);
+	case FUSE_SETATTR:
+		return sizeof(struct fuse_setattr_in);
+	case FUSE_READ:
+		return sizeof(struct fuse_read_in);
+	case FUSE_WRITE:
+		return sizeof(struct fuse_write_in);
+	default:
+		return 0;	/* LOOKUP has none; handle() reads no other */
+	}
+}
+
+static void ring_die(const char *what, int err)
+{
+	ksft_print_msg("fuse server: io_uring %s: %s\n", what, strerror(err));
+	_exit(1);
+}
+
+/* The next free SQE, zeroed; ring_push() makes it visible. */
+static struct io_uring_sqe *ring_sqe(void)
+{
+	unsigned int idx = *ring.sq_tail & *ring.sq_mask;
+	struct io_uring_sqe *sqe = (void *)(ring.sqes + idx * 128);
+
+	memset(sqe, 0, 128);
+	return sqe;
+}
+
+static void ring_push(void)
+{
+	unsigned int tail = *ring.sq_tail;
+
+	ring.sq_array[tail & *ring.sq_mask] = tail & *ring.sq_mask;
+	__atomic_store_n(ring.sq_tail, tail + 1, __ATOMIC_RELEASE);
+	ring.to_submit++;
+}
+
+/* Queue a FUSE_IO_URING_CMD_* for @e; ring_wait() submits it. */
+static void ring_cmd(struct ring_ent *e, uint32_t cmd_op, uint64_t commit_id)
+{
+	struct io_uring_sqe *sqe = ring_sqe();
+	struct fuse_uring_cmd_req req = {
+		.commit_id = commit_id,
+		.qid = e->qid,
+	};
+
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fuse_fd;
+	sqe->cmd_op = cmd_op;
+	if (cmd_op == FUSE_IO_URING_CMD_REGISTER) {
+		sqe->addr = (uintptr_t)e->iov;
+		sqe->len = 2;
+	}
+	sqe->user_data = e - ring.ents;
+	memcpy(sqe->cmd, &req, sizeof(req));
+	ring_push();
+}
+
+/* Wait for the word to answer the held-back READ. */
+static void ring_poll_release(void)
+{
+	struct io_uring_sqe *sqe = ring_sqe();
+
+	sqe->opcode = IORING_OP_POLL_ADD;
+	sqe->fd = release_pipe[0];
+	sqe->poll32_events = POLLIN;
+	sqe->user_data = UD_RELEASE;
+	ring_push();
+}
+
+static void ring_reply(const struct fuse_out_header *h, const void *a,
+		       size_t alen, const void *b, size_t blen)
+{
+	struct ring_ent *e = cur_ent;
+
+	memcpy(e->hdr.in_out, h, sizeof(*h));
+	if (alen)
+		memcpy(e->payload, a, alen);
+	if (blen)
+		memcpy(e->payload + alen, b, blen);
+	e->hdr.ring_ent_in_out.payload_sz = alen + blen;
+	ring_cmd(e, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, h->unique);
+}
+
+/* Submit what is queued, wait for one completion at least. */
+static void ring_wait(void)
+{
+	int r;
+
+	do {
+		r = syscall(__NR_io_uring_enter, ring.fd, ring.to_submit, 1,
+			    IORING_ENTER_GETEVENTS, NULL, 0);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		ring_die("enter", errno);
+	ring.to_submit -= r;
+}
+
+static void ring_setup(void)
+{
+	unsigned int nr_queues = get_nprocs_conf(), q, i;
+	struct io_uring_params p = { .flags = IORING_SETUP_SQE128 };
+	size_t sq_len, cq_len;
+	char *sq, *cq;
+
+	ring.nr_ents = nr_queues * RING_ENTS;
+	ring.ents = calloc(ring.nr_ents, sizeof(*ring.ents));
+	if (!ring.ents)
+		ring_die("entries", ENOMEM);
+	ring.fd = syscall(__NR_io_uring_setup, ring.nr_ents + 2, &p);
+	if (ring.fd < 0)
+		ring_die("setup", errno);
+	sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
+	cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (p.features & IORING_FEAT_SINGLE_MMAP) {
+		sq_len = sq_len > cq_len ? sq_len : cq_len;
+		cq_len = sq_len;
+	}
+	sq = mmap(NULL, sq_len, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_POPULATE, ring.fd, IORING_OFF_SQ_RING);
+	cq = (p.features & IORING_FEAT_SINGLE_MMAP) ? sq :
+	     mmap(NULL, cq_len, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_POPULATE, ring.fd, IORING_OFF_CQ_RING);
+	ring.sqes = mmap(NULL, p.sq_entries * 128, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_POPULATE, ring.fd, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || ring.sqes == MAP_FAILED)
+		ring_die("mmap", errno);
+	ring.sq_tail = (void *)(sq + p.sq_off.tail);
+	ring.sq_mask = (void *)(sq + p.sq_off.ring_mask);
+	ring.sq_array = (void *)(sq + p.sq_off.array);
+	ring.cq_head = (void *)(cq + p.cq_off.head);
+	ring.cq_tail = (void *)(cq + p.cq_off.tail);
+	ring.cq_mask = (void *)(cq + p.cq_off.ring_mask);
+	ring.cqes = (void *)(cq + p.cq_off.cqes);
+
+	/* payloads as large as the largest request (max_write, max_pages) */
+	for (q = 0; q < nr_queues; q++) {
+		for (i = 0; i < RING_ENTS; i++) {
+			struct ring_ent *e = &ring.ents[q * RING_ENTS + i];
+
+			e->qid = q;
+			e->payload = malloc(FUSE_MAX_WRITE);
+			if (!e->payload)
+				ring_die("payload", ENOMEM);
+			e->iov[0].iov_base = &e->hdr;
+			e->iov[0].iov_len = sizeof(e->hdr);
+			e->iov[1].iov_base = e->payload;
+			e->iov[1].iov_len = FUSE_MAX_WRITE;
+			ring_cmd(e, FUSE_IO_URING_CMD_REGISTER, 0);
+		}
+	}
+	ring_poll_release();
+}
+
+/*
+ * After FUSE_INIT, every request but FORGET and INTERRUPT comes through the
+ * ring; those two still come on /dev/fuse, and need no answer here.
+ */
+static void serve_uring(char *buf, char *data)
+{
+	struct fuse_in_header *in = (void *)buf;
+
+	ring_setup();
+	for (;;) {
+		unsigned int head, tail;
+
+		ring_wait();
+		head = *ring.cq_head;
+		tail = __atomic_load_n(ring.cq_tail, __ATOMIC_ACQUIRE);
+		for (; head != tail; head++) {
+			struct io_uring_cqe *cqe =
+				&ring.cqes[head & *ring.cq_mask];
+			struct ring_ent *e;
+			size_t hlen, plen;
+
+			if (cqe->user_data == UD_RELEASE) {
+				answer_stalled(data);
+				ring_poll_release();
+				continue;
+			}
+			/* the connection is gone: unmounted or aborted */
+			if (cqe->res == -ENOTCONN || cqe->res == -ECONNABORTED ||
+			    cqe->res == -ECANCELED || cqe->res == -ENODEV)
+				_exit(0);
+			if (cqe->res < 0 || cqe->user_data >= ring.nr_ents)
+				ring_die("command", -cqe->res);
+			e = &ring.ents[cqe->user_data];
+			/* as /dev/fuse has it: header, op header, payload */
+			memcpy(in, e->hdr.in_out, sizeof(*in));
+			hlen = op_in_size(in->opcode);
+			plen = e->hdr.ring_ent_in_out.payload_sz;
+			if (plen > FUSE_MAX_WRITE)
+				ring_die("payload size", EOVERFLOW);
+			memcpy(buf + sizeof(*in), e->hdr.op_in, hlen);
+			memcpy(buf + sizeof(*in) + hlen, e->payload, plen);
+			cur_ent = e;
+			handle(buf, data);
+			cur_ent = NULL;
+		}
+		__atomic_store_n(ring.cq_head, head, __ATOMIC_RELEASE);
+	}
 }
 
 static void serve(char *buf, char *data)
 {
 	for (;;) {
 		struct fuse_in_header *in = (void *)buf;
-		void *arg = buf + sizeof(*in);
-		struct fuse_entry_out e;
-		struct fuse_attr_out ao;
-		struct fuse_open_out oo;
 		struct pollfd pfd[2] = {
 			{ .fd = fuse_fd, .events = POLLIN },
 			{ .fd = release_pipe[0], .events = POLLIN },
 		};
 		ssize_t n;
-		int id;
 
 		/* a request, or the word to answer the one held back */
 		if (poll(pfd, 2, -1) < 0) {
@@ -1216,116 +1714,9 @@ static void serve(char *buf, char *data)
 				       n, n < 0 ? strerror(errno) : "short");
 			_exit(1);
 		}
-		memset(&oo, 0, sizeof(oo));
-		switch (in->opcode) {
-		case FUSE_INIT: {
-			struct fuse_init_in *ii = arg;
-			struct fuse_init_out io = {
-				.major = FUSE_KERNEL_VERSION,
-				.minor = FUSE_KERNEL_MINOR_VERSION,
-				.max_readahead = ii->max_readahead,
-				.flags = FUSE_BIG_WRITES | FUSE_MAX_PAGES,
-				.max_background = 16,
-				.congestion_threshold = 12,
-				.max_write = FUSE_MAX_WRITE,
-				.max_pages = FUSE_MAX_WRITE / 4096,
-			};
-			reply(in->unique, 0, &io, sizeof(io), NULL, 0);
-			break;
-		}
-		case FUSE_LOOKUP:
-			id = find_node(arg);
-			if (id < 0) {
-				reply(in->unique, id, NULL, 0, NULL, 0);
-				break;
-			}
-			fill_entry(&e, id);
-			reply(in->unique, 0, &e, sizeof(e), NULL, 0);
-			break;
-		case FUSE_CREATE: {
-			struct fuse_create_in *ci = arg;
-
-			id = new_node((char *)(ci + 1));
-			if (id < 0) {
-				reply(in->unique, id, NULL, 0, NULL, 0);
-				break;
-			}
-			fill_entry(&e, id);
-			oo.open_flags = nodes[id].direct ? FOPEN_DIRECT_IO : 0;
-			reply(in->unique, 0, &e, sizeof(e), &oo, sizeof(oo));
-			break;
-		}
-		case FUSE_GETATTR:
-		case FUSE_SETATTR:
-			if (in->opcode == FUSE_SETATTR) {
-				struct fuse_setattr_in *si = arg;
-
-				if ((si->valid & FATTR_SIZE) &&
-				    ftruncate(nodes[in->nodeid].fd, si->size)) {
-					reply(in->unique, -errno, NULL, 0,
-					      NULL, 0);
-					break;
-				}
-			}
-			memset(&ao, 0, sizeof(ao));
-			fill_attr(&ao.attr, in->nodeid);
-			reply(in->unique, 0, &ao, sizeof(ao), NULL, 0);
-			break;
-		case FUSE_OPEN:
-			oo.open_flags = nodes[in->nodeid].direct ?
-					FOPEN_DIRECT_IO : 0;
-			reply(in->unique, 0, &oo, sizeof(oo), NULL, 0);
-			break;
-		case FUSE_READ: {
-			struct fuse_read_in *ri = arg;
-			ssize_t r;
-
-			if (nodes[in->nodeid].stall && !stalled.unique) {
-				/* held back until release_pipe, or forever */
-				stalled.unique = in->unique;
-				stalled.nodeid = in->nodeid;
-				stalled.offset = ri->offset;
-				stalled.size = ri->size;
-				if (write(stall_pipe[1], "s", 1) != 1)
-					_exit(1);
-				break;
-			}
-			r = pread(nodes[in->nodeid].fd, data, ri->size,
-				  ri->offset);
-			if (r < 0)
-				reply(in->unique, -errno, NULL, 0, NULL, 0);
-			else
-				reply(in->unique, 0, data, r, NULL, 0);
-			break;
-		}
-		case FUSE_WRITE: {
-			struct fuse_write_in *wi = arg;
-			struct fuse_write_out wo = { 0 };
-			ssize_t r;
-
-			r = pwrite(nodes[in->nodeid].fd, wi + 1, wi->size,
-				   wi->offset);
-			if (r < 0) {
-				reply(in->unique, -errno, NULL, 0, NULL, 0);
-				break;
-			}
-			wo.size = r;
-			reply(in->unique, 0, &wo, sizeof(wo), NULL, 0);
-			break;
-		}
-		case FUSE_FORGET:
-		case FUSE_BATCH_FORGET:
-		case FUSE_INTERRUPT:
-			break;			/* no reply */
-		case FUSE_RELEASE:
-		case FUSE_FLUSH:
-		case FUSE_FSYNC:
-			reply(in->unique, 0, NULL, 0, NULL, 0);
-			break;
-		default:
-			reply(in->unique, -ENOSYS, NULL, 0, NULL, 0);
-			break;
-		}
+		handle(buf, data);
+		if (uring_mode && in->opcode == FUSE_INIT)
+			serve_uring(buf, data);
 	}
 }
 
@@ -1841,7 +2232,7 @@ static const struct { size_t len, foff, boff; } shapes[] = {
 
 static int nr_tests(void)
 {
-	return NR_KINDS * ARRAY_SIZE(shapes) + 7 + (fuse ? 2 : 0) +
+	return NR_KINDS * ARRAY_SIZE(shapes) + 8 + (fuse ? 2 : 0) +
 	       (soft_dir ? 1 : 0);
 }
 
@@ -1853,6 +2244,7 @@ static void run_all(void)
 		for (s = 0; s < ARRAY_SIZE(shapes); s++)
 			test_rw(k, shapes[s].len, shapes[s].foff,
 				shapes[s].boff);
+	test_read_dirties();
 	test_truncated();
 	test_hole(true);
 	test_hole(false);
@@ -1865,6 +2257,7 @@ static void run_all(void)
 		test_server_gone();	/* last: the server is gone after it */
 	} else {
 		unlink(path("drw"));
+		unlink(path("ddirty"));
 		unlink(path("dtrunc"));
 		unlink(path("dhole"));
 		unlink(path("dleak"));
@@ -1876,10 +2269,47 @@ static void run_all(void)
 		test_server_stopped(stop_cmd);	/* likewise */
 }
 
+#define ENABLE_URING	"/sys/module/fuse/parameters/enable_uring"
+static char enable_uring_was;
+static pid_t enable_uring_pid;
+
+static void uring_restore(void)
+{
+	int fd;
+
+	if (getpid() != enable_uring_pid)
+		return;		/* a child of a test case */
+	fd = open(ENABLE_URING, O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, &enable_uring_was, 1) != 1)
+			ksft_print_msg("restoring %s: %s\n", ENABLE_URING,
+				       strerror(errno));
+		close(fd);
+	}
+}
+
+/* -U: FUSE offers io_uring in FUSE_INIT only while enable_uring is set. */
+static void uring_enable(void)
+{
+	int fd = open(ENABLE_URING, O_RDWR);
+
+	if (fd < 0 && errno == ENOENT)
+		ksft_exit_skip("%s: no such file (CONFIG_FUSE_IO_URING off?)\n",
+			       ENABLE_URING);
+	if (fd < 0 || read(fd, &enable_uring_was, 1) != 1 ||
+	    pwrite(fd, "Y", 1, 0) != 1) {
+		ksft_print_msg("%s: %s\n", ENABLE_URING, strerror(errno));
+		exit(KSFT_FAIL);
+	}
+	close(fd);
+	enable_uring_pid = getpid();
+	atexit(uring_restore);
+}
+
 static void bad_usage(const char *argv0)
 {
 	fprintf(stderr,
-		"usage: %s -d DIR [-k STOP -r START] [-g DIR2] | -F [-s]\n"
+		"usage: %s -d DIR [-k STOP -r START] [-g DIR2] | -F [-s | -U]\n"
 		"       ... [-t SECONDS]  (the truncation stress, default 2)\n"
 		"       ... -f            (the fault-injection case)\n"
 		"       ... -b SECONDS [-n ROUNDS] [-L LABEL]  (benchmark)\n",
@@ -1895,7 +2325,7 @@ int main(int argc, char **argv)
 	int opt, rounds = 5;
 	struct pins p;
 
-	while ((opt = getopt(argc, argv, "b:d:fFg:k:L:n:r:st:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:d:fFg:k:L:n:r:st:U")) != -1) {
 		switch (opt) {
 		case 'd':
 			dir = optarg;
@@ -1931,6 +2361,9 @@ int main(int argc, char **argv)
 		case 's':
 			splice_mode = true;
 			break;
+		case 'U':
+			uring_mode = true;
+			break;
 		case 't':
 			trunc_seconds = atoi(optarg);
 			if (trunc_seconds < 1 || trunc_seconds > 3600)
@@ -1940,7 +2373,8 @@ int main(int argc, char **argv)
 			bad_usage(argv[0]);
 		}
 	}
-	if (!!dir == fuse || (splice_mode && !fuse) ||
+	if (!!dir == fuse || ((splice_mode || uring_mode) && !fuse) ||
+	    (splice_mode && uring_mode) ||
 	    (fuse && (stop_cmd || start_cmd || soft_dir)) ||
 	    (soft_dir && !stop_cmd) || optind != argc)
 		bad_usage(argv[0]);
@@ -1953,6 +2387,8 @@ int main(int argc, char **argv)
 	if (!have_counters)
 		ksft_print_msg("%s\n",
 			       "pin counters unavailable or inexact (not root?): the pin checks are left out");
+	if (uring_mode)
+		uring_enable();
 	if (fuse && !fuse_start(&c)) {
 		ksft_set_plan(1);
 		ksft_test_result_fail("FUSE mount: %s\n", c.why);
@@ -1960,8 +2396,8 @@ int main(int argc, char **argv)
 	}
 	if (seconds > 0) {
 		if (!label)
-			label = fuse ? (splice_mode ? "fuse-splice" : "fuse") :
-				"dir";
+			label = !fuse ? "dir" : splice_mode ? "fuse-splice" :
+				uring_mode ? "fuse-uring" : "fuse";
 		bench(label, seconds, rounds);
 		if (fuse)
 			fuse_stop();
@@ -1969,8 +2405,10 @@ int main(int argc, char **argv)
 	}
 	ksft_set_plan(nr_tests());
 	ksft_print_msg("files in %s%s\n", dir,
-		       fuse ? (splice_mode ? " (FUSE, server uses splice)" :
-			       " (FUSE, server uses read/write)") : "");
+		       !fuse ? "" :
+		       splice_mode ? " (FUSE, server uses splice)" :
+		       uring_mode ? " (FUSE, server uses io_uring)" :
+		       " (FUSE, server uses read/write)");
 	run_all();
 	if (fuse)
 		fuse_stop();

@@ -1001,7 +1001,10 @@ void shm_limits_prepare(unsigned long length)
  * per-CPU counters that /proc/vmstat shows folded only up to a batch, so
  * they are folded first with vm.stat_refresh (root only).  Returns 1 if the
  * values are exact, 0 if they could not be folded first (they may lag), -1
- * (both set to -1) if the kernel has no such counters.
+ * (both set to -1) if the kernel has no such counters.  They count for the
+ * whole machine: a test that compares them around a call assumes that
+ * nothing else takes or drops pins meanwhile (a test guest running one
+ * program at a time, with no other O_DIRECT, io_uring or RDMA user).
  */
 int read_pin_counters(long *acquired, long *released)
 {

@@ -289,24 +289,6 @@ static void nfs_direct_complete(struct nfs_direct_req *dreq)
 	nfs_direct_req_release(dreq);
 }
 
-/*
- * A direct read wrote into this user page behind the CPU's back: dirty it,
- * under the folio lock so that the mapping cannot go away under
- * folio_mark_dirty(), and for a page of a large folio too.  The completion
- * runs in process context (nfsiod, a work item or the submitter), where the
- * folio lock may be waited for.
- */
-static void nfs_direct_dirty_page(struct page *page)
-{
-	struct folio *folio = page_folio(page);
-
-	if (!folio_test_dirty(folio)) {
-		folio_lock(folio);
-		folio_mark_dirty(folio);
-		folio_unlock(folio);
-	}
-}
-
 static void nfs_direct_read_completion(struct nfs_pgio_header *hdr)
 {
 	unsigned long bytes = 0;
@@ -328,8 +310,8 @@ static void nfs_direct_read_completion(struct nfs_pgio_header *hdr)
 		struct page *page = req->wb_page;
 
 		if (bytes < hdr->good_bytes &&
-		    dreq->flags == NFS_ODIRECT_SHOULD_DIRTY)
-			nfs_direct_dirty_page(page);
+		    (dreq->flags == NFS_ODIRECT_SHOULD_DIRTY))
+			set_page_dirty(page);
 		bytes += req->wb_bytes;
 		nfs_list_remove_request(req);
 		nfs_release_request(req);

@@ -428,6 +428,7 @@ fi
 # O_DIRECT: the user's pages and the FUSE server's buffers are pinned
 CATEGORY="dio" run_test ./dio_pin -F
 CATEGORY="dio" run_test ./dio_pin -F -s
+CATEGORY="dio" run_test ./dio_pin -F -U
 # dio_nfs.sh starts an NFS server (skipping where one runs already): only
 # with -d
 if $RUN_DESTRUCTIVE; then

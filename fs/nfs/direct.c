@@ -310,7 +310,7 @@ static void nfs_direct_read_completion(struct nfs_pgio_header *hdr)
 		struct page *page = req->wb_page;
 
 		if (bytes < hdr->good_bytes &&
-		    (dreq->flags == NFS_ODIRECT_SHOULD_DIRTY))
+		    dreq->flags == NFS_ODIRECT_SHOULD_DIRTY)
 			set_page_dirty(page);
 		bytes += req->wb_bytes;
 		nfs_list_remove_request(req);

@@ -22,7 +22,7 @@
 #include <linux/mmap_lock.h>
 #include <linux/swap.h>
 
-#include "../internal.h"
+#include "../internal.h"	/* FOLL_PIN, FOLL_TRIED and the other internal flags */
 
 /* The exported entry points. */
 enum gup_kunit_fn {

@@ -1090,16 +1090,36 @@ unmap:
  * mmap_lock must be held on entry.  If @flags has FOLL_UNLOCKABLE, the
  * mmap_lock may be released.  If it is, *@locked will be set to 0 and -EBUSY
  * returned.
+ *
+ * With @vma_locked, @vma's per-VMA lock is held on entry instead, and may be
+ * released the same way: the caller then takes mmap_lock to try again.
  */
 static int faultin_page(struct vm_area_struct *vma,
 		unsigned long address, unsigned int flags, bool unshare,
-		int *locked)
+		bool vma_locked, int *locked)
 {
 	unsigned int fault_flags = 0;
 	vm_fault_t ret;
 
 	if (flags & FOLL_NOFAULT)
 		return -EFAULT;
+	if (vma_locked) {
+		/* handle_mm_fault() refuses RETRY_NOWAIT with VMA_LOCK. */
+		VM_WARN_ON_ONCE(flags & (FOLL_UNLOCKABLE | FOLL_NOWAIT));
+		/*
+		 * With FAULT_FLAG_ALLOW_RETRY, a fault in a VMA armed with
+		 * userfaultfd waits for the monitor; under mmap_lock, without
+		 * FOLL_UNLOCKABLE, it fails at once, as get_user_pages_remote()
+		 * callers have always seen.  Go there.
+		 */
+		if (userfaultfd_armed(vma)) {
+			vma_end_read(vma);
+			*locked = 0;
+			return -EBUSY;
+		}
+		fault_flags |= FAULT_FLAG_VMA_LOCK | FAULT_FLAG_ALLOW_RETRY |
+			       FAULT_FLAG_KILLABLE;
+	}
 	if (flags & FOLL_WRITE)
 		fault_flags |= FAULT_FLAG_WRITE;
 	if (flags & FOLL_REMOTE)
@@ -1317,6 +1337,9 @@ static struct vm_area_struct *gup_vma_lookup(struct mm_struct *mm,
  *		Should be at least nr_pages long. Or NULL, if caller
  *		only intends to ensure the pages are faulted in.
  * @locked:     whether we're still with the mmap_lock held
+ * @locked_vma:	NULL; or the VMA that covers all of the range, read-locked
+ *		with its per-VMA lock, which the caller holds instead of
+ *		mmap_lock and has checked with check_vma_flags()
  *
  * Returns either number of pages pinned (which may be less than the
  * number requested), or an error. Details about the return value:
@@ -1357,6 +1380,11 @@ static struct vm_area_struct *gup_vma_lookup(struct mm_struct *mm,
  * mmap_lock for reading only, and recognize when it's been released. Otherwise,
  * it must be held for either reading or writing and will not be released.
  *
+ * With @locked_vma, the walk stays in that VMA and faults run under its lock
+ * (FAULT_FLAG_VMA_LOCK), which they may release: then *@locked is set to 0,
+ * as for mmap_lock above, and the caller goes to mmap_lock.  No
+ * FOLL_UNLOCKABLE or FOLL_NOWAIT then.
+ *
  * In most cases, get_user_pages or get_user_pages_fast should be used
  * instead of __get_user_pages. __get_user_pages should be used only if
  * you need some special @gup_flags.
@@ -1364,16 +1392,23 @@ static struct vm_area_struct *gup_vma_lookup(struct mm_struct *mm,
 static long __get_user_pages(struct mm_struct *mm,
 		unsigned long start, unsigned long nr_pages,
 		unsigned int gup_flags, struct page **pages,
-		int *locked)
+		int *locked, struct vm_area_struct *locked_vma)
 {
 	long ret = 0, i = 0;
-	struct vm_area_struct *vma = NULL;
+	struct vm_area_struct *vma = locked_vma;
 	unsigned long page_mask = 0;
 
 	if (!nr_pages)
 		return 0;
 
-	start = untagged_addr_remote(mm, start);
+	/*
+	 * Untagging a remote address needs mmap_lock; an address that
+	 * lock_vma_under_rcu() found in a VMA carries no tag.
+	 */
+	if (locked_vma)
+		vma_assert_locked(locked_vma);
+	else
+		start = untagged_addr_remote(mm, start);
 
 	VM_WARN_ON_ONCE(!!pages != !!(gup_flags & (FOLL_GET | FOLL_PIN)));
 
@@ -1387,6 +1422,11 @@ static long __get_user_pages(struct mm_struct *mm,
 
 		/* first iteration or cross vma bound */
 		if (!vma || start >= vma->vm_end) {
+			/* A walk under a VMA lock stays in that VMA. */
+			if (locked_vma) {
+				ret = -EFAULT;
+				goto out;
+			}
 			/*
 			 * MADV_POPULATE_(READ|WRITE) wants to handle VMA
 			 * lookups+error reporting differently.
@@ -1436,7 +1476,8 @@ retry:
 		page = follow_page_mask(vma, start, gup_flags, &page_mask);
 		if (!page || PTR_ERR(page) == -EMLINK) {
 			ret = faultin_page(vma, start, gup_flags,
-					   PTR_ERR(page) == -EMLINK, locked);
+					   PTR_ERR(page) == -EMLINK,
+					   !!locked_vma, locked);
 			switch (ret) {
 			case 0:
 				goto retry;
@@ -1700,7 +1741,7 @@ static __always_inline long __get_user_pages_locked(struct mm_struct *mm,
 	pages_done = 0;
 	for (;;) {
 		ret = __get_user_pages(mm, start, nr_pages, flags, pages,
-				       locked);
+				       locked, NULL);
 		if (!(flags & FOLL_UNLOCKABLE)) {
 			/*
 			 * mmap_lock is still held: only FOLL_NOWAIT allows a
@@ -1760,7 +1801,7 @@ retry:
 
 		*locked = 1;
 		ret = __get_user_pages(mm, start, 1, flags | FOLL_TRIED,
-				       pages, locked);
+				       pages, locked, NULL);
 		if (!*locked) {
 			/* Continue to retry until we succeeded */
 			VM_WARN_ON_ONCE(ret != 0);
@@ -1868,7 +1909,7 @@ long populate_vma_page_range(struct vm_area_struct *vma,
 	 * not result in a stack expansion that recurses back here.
 	 */
 	ret = __get_user_pages(mm, start, nr_pages, gup_flags,
-			       NULL, locked ? locked : &local_locked);
+			       NULL, locked ? locked : &local_locked, NULL);
 	lru_add_drain();
 	return ret;
 }
@@ -2671,95 +2712,32 @@ static void gup_vma_put_pages(struct page **pages, unsigned long nr,
 }
 
 /*
- * Fault in one page under the per-VMA lock.  If the fault path dropped the
- * lock (VM_FAULT_RETRY or VM_FAULT_COMPLETED: it needs mmap_lock, or it
- * waited), set *@unlocked and return -EAGAIN; @vma must not be touched
- * again.
- */
-static int gup_vma_fault(struct vm_area_struct *vma, unsigned long address,
-			 unsigned int flags, bool unshare, bool *unlocked)
-{
-	unsigned int fault_flags = FAULT_FLAG_VMA_LOCK |
-				   FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;
-	vm_fault_t ret;
-
-	if (flags & FOLL_NOFAULT)
-		return -EFAULT;
-	if (flags & FOLL_WRITE)
-		fault_flags |= FAULT_FLAG_WRITE;
-	if (flags & FOLL_REMOTE)
-		fault_flags |= FAULT_FLAG_REMOTE;
-	if (flags & FOLL_INTERRUPTIBLE)
-		fault_flags |= FAULT_FLAG_INTERRUPTIBLE;
-	if (unshare)
-		fault_flags |= FAULT_FLAG_UNSHARE;
-
-	ret = handle_mm_fault(vma, address, fault_flags, NULL);
-	if (ret & (VM_FAULT_RETRY | VM_FAULT_COMPLETED)) {
-		*unlocked = true;
-		return -EAGAIN;
-	}
-	if (ret & VM_FAULT_ERROR)
-		return vm_fault_to_errno(ret, flags) ? : -EFAULT;
-	return 0;
-}
-
-/*
  * Take the pages of [@start, @start + @nr_pages pages), which @vma covers,
- * under @vma's per-VMA lock and nothing else.  Return 0 with every page
- * taken and @vma still locked, or an error with nothing taken; then
- * *@unlocked says whether the lock was dropped (else @vma is still locked).
+ * with __get_user_pages() under @vma's per-VMA lock and nothing else.
+ * Return 0 with every page taken and @vma still locked, or an error with
+ * nothing taken; then *@unlocked says whether a fault dropped the lock (it
+ * needs mmap_lock, or has waited), else @vma is still locked.
  */
 static int gup_vma_locked(struct vm_area_struct *vma, unsigned long start,
 			  unsigned long nr_pages, unsigned int gup_flags,
 			  struct page **pages, bool *unlocked)
 {
-	unsigned long i = 0, page_mask;
-	int ret;
+	int locked = 1;
+	long ret;
 
-	vma_assert_locked(vma);
 	*unlocked = false;
 	ret = check_vma_flags(vma, gup_flags);
-	while (!ret && i < nr_pages) {
-		unsigned long addr = start + i * PAGE_SIZE;
-		struct page *page;
-
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-			break;
-		}
-		cond_resched();
-
-		page = follow_page_mask(vma, addr, gup_flags, &page_mask);
-		if (!page || PTR_ERR(page) == -EMLINK) {
-			/*
-			 * With FAULT_FLAG_ALLOW_RETRY, a fault in a VMA armed
-			 * with userfaultfd waits for the monitor; GUP under
-			 * mmap_lock, without it, fails at once, as
-			 * get_user_pages_remote() callers have always seen.
-			 * Go there.
-			 */
-			if (userfaultfd_armed(vma)) {
-				vma_end_read(vma);
-				*unlocked = true;
-				ret = -EAGAIN;
-				break;
-			}
-			ret = gup_vma_fault(vma, addr, gup_flags,
-					    PTR_ERR(page) == -EMLINK, unlocked);
-			continue;
-		}
-		if (IS_ERR(page)) {
-			ret = PTR_ERR(page);
-			break;
-		}
-		flush_anon_page(vma, page, addr);
-		flush_dcache_page(page);
-		pages[i++] = page;
-	}
 	if (ret)
-		gup_vma_put_pages(pages, i, gup_flags);
-	return ret;
+		return ret;
+	ret = __get_user_pages(vma->vm_mm, start, nr_pages, gup_flags, pages,
+			       &locked, vma);
+	*unlocked = !locked;
+	if (ret == nr_pages)
+		return 0;
+	if (ret > 0)
+		gup_vma_put_pages(pages, ret, gup_flags);
+	/* A short count: the next page could not be had, or the lock went. */
+	return ret < 0 ? ret : -EFAULT;
 }
 
 /*

@@ -766,6 +766,58 @@ static void gup_vma_boundary(struct kunit *test)
 }
 
 /*
+ * A page after the first that cannot be had (FOLL_NOFAULT on a page never
+ * faulted in) fails the whole call with -EFAULT, on the VMA-lock path and on
+ * the mmap_lock path alike: the page before it is released, nothing stays
+ * locked.  A call that returned the first page, or leaked its reference or
+ * pin, fails here.
+ */
+static void gup_vma_later_page_fails(struct kunit *test)
+{
+	struct page *mapped, *pages[2];
+	struct mm_struct *mm;
+	unsigned long addr;
+	unsigned int pass, pin;
+	int before;
+
+	/* Page 0 faulted in, page 1 of the same VMA never touched. */
+	addr = gup_kunit_anon_untouched(test, 2);
+	KUNIT_ASSERT_EQ(test, get_user_pages_fast(addr, 1, FOLL_WRITE, &mapped),
+			1);
+	before = gup_kunit_ref(mapped);
+	mm = current->mm;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass)
+			kunit_activate_static_stub(test, gup_lock_vma_under_rcu,
+						   gup_kunit_no_vma_lock);
+		for (pin = 0; pin < 2; pin++) {
+			struct gup_vma gv = { .lock = GUP_VMA_UNLOCKED };
+			int ret;
+
+			memset(pages, 0, sizeof(pages));
+			ret = gup_kunit_vma_call(pin, addr, 2, FOLL_NOFAULT,
+						 pages, &gv);
+			KUNIT_EXPECT_EQ_MSG(test, ret, -EFAULT,
+					    "pass %u pin %u", pass, pin);
+			if (!ret)
+				gup_vma_release(&gv, false);
+			KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_UNLOCKED);
+			KUNIT_EXPECT_FALSE(test,
+					   rwsem_is_locked(&mm->mmap_lock));
+			KUNIT_EXPECT_EQ_MSG(test, gup_kunit_ref(mapped), before,
+					    "pass %u pin %u", pass, pin);
+			KUNIT_EXPECT_FALSE(test,
+					   folio_maybe_dma_pinned(page_folio(mapped)));
+		}
+		if (pass)
+			kunit_deactivate_static_stub(test,
+						     gup_lock_vma_under_rcu);
+	}
+	put_page(mapped);
+}
+
+/*
  * Under the caller's mmap_lock: no lock taken or dropped, the VMA is the
  * one vma_lookup() finds, and release leaves the caller's lock alone, on
  * failure too.  A struct gup_vma that says it holds a lock already is
@@ -1045,6 +1097,7 @@ static struct kunit_case gup_kunit_cases[] = {
 	KUNIT_CASE(gup_vma_lock_and_fallback),
 	KUNIT_CASE(gup_vma_faults),
 	KUNIT_CASE(gup_vma_boundary),
+	KUNIT_CASE(gup_vma_later_page_fails),
 	KUNIT_CASE(gup_vma_caller_lock),
 	KUNIT_CASE(gup_vma_under_mmap_write_lock),
 	KUNIT_CASE(gup_access_remote_vm_vma_lock),

@@ -1104,13 +1104,11 @@ static int faultin_page(struct vm_area_struct *vma,
 	if (flags & FOLL_NOFAULT)
 		return -EFAULT;
 	if (vma_locked) {
-		/* handle_mm_fault() refuses RETRY_NOWAIT with VMA_LOCK. */
-		VM_WARN_ON_ONCE(flags & (FOLL_UNLOCKABLE | FOLL_NOWAIT));
 		/*
 		 * With FAULT_FLAG_ALLOW_RETRY, a fault in a VMA armed with
-		 * userfaultfd waits for the monitor; under mmap_lock, without
-		 * FOLL_UNLOCKABLE, it fails at once, as get_user_pages_remote()
-		 * callers have always seen.  Go there.
+		 * userfaultfd waits for the monitor; under mmap_lock without
+		 * FOLL_UNLOCKABLE (a caller that passes no @locked) it fails at
+		 * once.  Go there.
 		 */
 		if (userfaultfd_armed(vma)) {
 			vma_end_read(vma);
@@ -1405,10 +1403,14 @@ static long __get_user_pages(struct mm_struct *mm,
 	 * Untagging a remote address needs mmap_lock; an address that
 	 * lock_vma_under_rcu() found in a VMA carries no tag.
 	 */
-	if (locked_vma)
+	if (locked_vma) {
 		vma_assert_locked(locked_vma);
-	else
+		VM_WARN_ON_ONCE(locked_vma->vm_mm != mm);
+		/* handle_mm_fault() refuses RETRY_NOWAIT with VMA_LOCK. */
+		VM_WARN_ON_ONCE(gup_flags & (FOLL_UNLOCKABLE | FOLL_NOWAIT));
+	} else {
 		start = untagged_addr_remote(mm, start);
+	}
 
 	VM_WARN_ON_ONCE(!!pages != !!(gup_flags & (FOLL_GET | FOLL_PIN)));
 
@@ -1422,8 +1424,9 @@ static long __get_user_pages(struct mm_struct *mm,
 
 		/* first iteration or cross vma bound */
 		if (!vma || start >= vma->vm_end) {
-			/* A walk under a VMA lock stays in that VMA. */
+			/* The caller checked that the range is in its VMA. */
 			if (locked_vma) {
+				VM_WARN_ON_ONCE(1);
 				ret = -EFAULT;
 				goto out;
 			}
@@ -2696,7 +2699,6 @@ gup_lock_vma_under_rcu(struct mm_struct *mm, unsigned long addr)
 	KUNIT_STATIC_STUB_REDIRECT(gup_lock_vma_under_rcu, mm, addr);
 	return lock_vma_under_rcu(mm, addr);
 }
-EXPORT_SYMBOL_IF_KUNIT(gup_lock_vma_under_rcu);
 
 static void gup_vma_put_pages(struct page **pages, unsigned long nr,
 			      unsigned int gup_flags)
@@ -2903,11 +2905,13 @@ out:
  * Return: 0 with a reference on each page, in the VMA @gv->vma, locked as
  * @gv->lock says; or -errno with nothing taken and, unless the caller
  * holds mmap_lock, nothing locked: -EINVAL for invalid arguments (with a
- * warning), -EFAULT for a range not all in one VMA or a page that cannot
- * be had, -EINTR on a fatal signal, -ENOMEM, -EHWPOISON (FOLL_HWPOISON),
- * -EOPNOTSUPP (FOLL_SPLIT_PMD on hugetlb), -EEXIST (a page table entry
- * without a struct page), and -EAGAIN with FOLL_NOWAIT if a page could not
- * be faulted in without waiting.
+ * warning) or no pages, -EFAULT for a range not all in one VMA.  When the
+ * first page cannot be had: -EFAULT, -EINTR on a fatal signal, -ENOMEM,
+ * -EHWPOISON (FOLL_HWPOISON), -EOPNOTSUPP (FOLL_SPLIT_PMD on hugetlb),
+ * -EEXIST (a page table entry without a struct page), or -EAGAIN with
+ * FOLL_NOWAIT if it could not be faulted in without waiting.  When a later
+ * page cannot be had, whatever the reason: -EFAULT, or -EAGAIN with
+ * FOLL_NOWAIT.
  */
 int get_user_pages_vma(struct mm_struct *mm, unsigned long start,
 		       unsigned long nr_pages, unsigned int gup_flags,
@@ -2916,7 +2920,6 @@ int get_user_pages_vma(struct mm_struct *mm, unsigned long start,
 	return __gup_vma(mm, start, nr_pages, gup_flags, pages, gv,
 			 FOLL_GET | FOLL_TOUCH | FOLL_REMOTE);
 }
-EXPORT_SYMBOL_IF_KUNIT(get_user_pages_vma);
 
 /**
  * pin_user_pages_vma() - pin user pages that lie in one VMA, under that
@@ -2944,7 +2947,6 @@ int pin_user_pages_vma(struct mm_struct *mm, unsigned long start,
 	return __gup_vma(mm, start, nr_pages, gup_flags, pages, gv,
 			 FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE);
 }
-EXPORT_SYMBOL_IF_KUNIT(pin_user_pages_vma);
 
 #else /* CONFIG_MMU */
 long get_user_pages_remote(struct mm_struct *mm,
@@ -2997,7 +2999,6 @@ void gup_vma_unlock(struct gup_vma *gv)
 	gv->vma = NULL;
 	gv->lock = GUP_VMA_UNLOCKED;
 }
-EXPORT_SYMBOL_IF_KUNIT(gup_vma_unlock);
 
 /**
  * gup_vma_release() - release what a single-VMA GUP call took
@@ -3025,7 +3026,6 @@ void gup_vma_release(struct gup_vma *gv, bool make_dirty)
 	}
 	gup_vma_unlock(gv);
 }
-EXPORT_SYMBOL_IF_KUNIT(gup_vma_release);
 
 /**
  * get_user_pages() - pin user pages in memory

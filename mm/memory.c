@@ -81,8 +81,6 @@
 
 #include <trace/events/kmem.h>
 
-#include <kunit/visibility.h>
-
 #include <asm/io.h>
 #include <asm/mmu_context.h>
 #include <asm/tlb.h>
@@ -7385,7 +7383,6 @@ int access_remote_vm(struct mm_struct *mm, unsigned long addr,
 {
 	return __access_remote_vm(mm, addr, buf, len, gup_flags);
 }
-EXPORT_SYMBOL_IF_KUNIT(access_remote_vm);
 
 /*
  * Access another process' address space.

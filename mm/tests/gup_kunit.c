@@ -545,6 +545,24 @@ static void gup_kunit_put_mapped(struct page **mapped, unsigned long nr)
 		put_page(mapped[nr]);
 }
 
+/* How many hold the per-VMA lock of the VMA at @addr for read. */
+static unsigned int gup_kunit_vma_readers(struct mm_struct *mm,
+					  unsigned long addr)
+{
+	unsigned int readers = 0;
+#ifdef CONFIG_PER_VMA_LOCK
+	struct vm_area_struct *vma;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	/* An attached VMA that no one has read-locked counts 1. */
+	if (vma)
+		readers = refcount_read(&vma->vm_refcnt) - 1;
+	mmap_read_unlock(mm);
+#endif
+	return readers;
+}
+
 /* @nr populated pages, @mapped[] with a reference each, @before[] counts. */
 static unsigned long gup_kunit_populated(struct kunit *test, unsigned long nr,
 					 struct page **mapped, int *before)
@@ -805,6 +823,7 @@ static void gup_vma_later_page_fails(struct kunit *test)
 			KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_UNLOCKED);
 			KUNIT_EXPECT_FALSE(test,
 					   rwsem_is_locked(&mm->mmap_lock));
+			KUNIT_EXPECT_EQ(test, gup_kunit_vma_readers(mm, addr), 0);
 			KUNIT_EXPECT_EQ_MSG(test, gup_kunit_ref(mapped), before,
 					    "pass %u pin %u", pass, pin);
 			KUNIT_EXPECT_FALSE(test,
@@ -815,6 +834,76 @@ static void gup_vma_later_page_fails(struct kunit *test)
 						     gup_lock_vma_under_rcu);
 	}
 	put_page(mapped);
+}
+
+/*
+ * A two-page mapping whose first page is inserted at mmap() time and whose
+ * second faults through gup_kunit_fault().  Under the VMA lock the first
+ * page is found mapped and taken; the second page's fault, with no
+ * ->map_pages, drops the VMA lock (vmf_can_call_fault()).  The call must
+ * let go of the first page, start again under mmap_lock, where ->fault runs
+ * once and fails, and return -EFAULT with nothing taken or locked.
+ */
+static struct page *gup_kunit_inserted;
+
+static int gup_kunit_mmap_insert(struct file *file, struct vm_area_struct *vma)
+{
+	vma->vm_ops = &gup_kunit_vm_ops;
+	return vm_insert_page(vma, vma->vm_start, gup_kunit_inserted);
+}
+
+static const struct file_operations gup_kunit_insert_fops = {
+	.mmap = gup_kunit_mmap_insert,
+};
+
+static void gup_vma_lock_dropped_after_first_page(struct kunit *test)
+{
+	struct mm_struct *mm;
+	struct page *pages[2];
+	unsigned long addr;
+	struct file *file;
+	unsigned int pin;
+	int before;
+
+	gup_kunit_inserted = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	KUNIT_ASSERT_NOT_NULL(test, gup_kunit_inserted);
+	file = anon_inode_getfile("[gup_kunit]", &gup_kunit_insert_fops, NULL,
+				  O_RDWR);
+	if (IS_ERR(file))
+		__free_page(gup_kunit_inserted);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	addr = kunit_vm_mmap(test, file, 0, 2 * PAGE_SIZE, PROT_READ,
+			     MAP_SHARED, 0);
+	fput(file);
+	/* The mapping holds a reference of its own from here on. */
+	put_page(gup_kunit_inserted);
+	KUNIT_ASSERT_TRUE(test, addr && !IS_ERR_VALUE(addr));
+	mm = current->mm;
+	before = gup_kunit_ref(gup_kunit_inserted);
+
+	for (pin = 0; pin < 2; pin++) {
+		struct gup_vma gv = { .lock = GUP_VMA_UNLOCKED };
+		int ret;
+
+		gup_kunit_faults = 0;
+		gup_kunit_fault_flags = 0;
+		memset(pages, 0, sizeof(pages));
+		ret = gup_kunit_vma_call(pin, addr, 2, 0, pages, &gv);
+		KUNIT_EXPECT_EQ_MSG(test, ret, -EFAULT, "pin %u", pin);
+		if (!ret)
+			gup_vma_release(&gv, false);
+		KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_UNLOCKED);
+		KUNIT_EXPECT_FALSE(test, rwsem_is_locked(&mm->mmap_lock));
+		KUNIT_EXPECT_EQ(test, gup_kunit_vma_readers(mm, addr), 0);
+		KUNIT_EXPECT_EQ_MSG(test, gup_kunit_ref(gup_kunit_inserted),
+				    before, "pin %u", pin);
+		KUNIT_EXPECT_FALSE(test,
+				   folio_maybe_dma_pinned(page_folio(gup_kunit_inserted)));
+		/* Once, under mmap_lock: the VMA-locked fault stops short. */
+		KUNIT_EXPECT_EQ_MSG(test, gup_kunit_faults, 1, "pin %u", pin);
+		KUNIT_EXPECT_EQ(test, gup_kunit_fault_flags &
+				(FAULT_FLAG_VMA_LOCK | GUP_KUNIT_FAULT_MASK), 0);
+	}
 }
 
 /*
@@ -1098,6 +1187,7 @@ static struct kunit_case gup_kunit_cases[] = {
 	KUNIT_CASE(gup_vma_faults),
 	KUNIT_CASE(gup_vma_boundary),
 	KUNIT_CASE(gup_vma_later_page_fails),
+	KUNIT_CASE(gup_vma_lock_dropped_after_first_page),
 	KUNIT_CASE(gup_vma_caller_lock),
 	KUNIT_CASE(gup_vma_under_mmap_write_lock),
 	KUNIT_CASE(gup_access_remote_vm_vma_lock),
@@ -1114,4 +1204,3 @@ kunit_test_suite(gup_kunit_suite);
 
 MODULE_DESCRIPTION("KUnit tests for get_user_pages() and pin_user_pages()");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");

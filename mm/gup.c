@@ -2703,14 +2703,10 @@ gup_lock_vma_under_rcu(struct mm_struct *mm, unsigned long addr)
 static void gup_vma_put_pages(struct page **pages, unsigned long nr,
 			      unsigned int gup_flags)
 {
-	unsigned long i;
-
-	if (gup_flags & FOLL_PIN) {
+	if (gup_flags & FOLL_PIN)
 		unpin_user_pages(pages, nr);
-		return;
-	}
-	for (i = 0; i < nr; i++)
-		put_page(pages[i]);
+	else
+		release_pages(pages, nr);
 }
 
 /*

@@ -388,6 +388,31 @@ static const struct file_operations gup_kunit_fops = {
 	.mmap_prepare = gup_kunit_mmap_prepare,
 };
 
+/*
+ * The same ->fault with a ->map_pages that maps nothing: vmf_can_call_fault()
+ * then lets ->fault run under the VMA lock.
+ */
+static vm_fault_t gup_kunit_map_nothing(struct vm_fault *vmf,
+					pgoff_t start_pgoff, pgoff_t end_pgoff)
+{
+	return 0;
+}
+
+static const struct vm_operations_struct gup_kunit_map_pages_vm_ops = {
+	.fault = gup_kunit_fault,
+	.map_pages = gup_kunit_map_nothing,
+};
+
+static int gup_kunit_map_pages_mmap_prepare(struct vm_area_desc *desc)
+{
+	desc->vm_ops = &gup_kunit_map_pages_vm_ops;
+	return 0;
+}
+
+static const struct file_operations gup_kunit_map_pages_fops = {
+	.mmap_prepare = gup_kunit_map_pages_mmap_prepare,
+};
+
 #define GUP_KUNIT_FAULT_MASK						\
 	(FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE |			\
 	 FAULT_FLAG_INTERRUPTIBLE | FAULT_FLAG_RETRY_NOWAIT)
@@ -672,7 +697,10 @@ static void gup_vma_lock_and_fallback(struct kunit *test)
  * lock cannot serve (a ->fault without ->map_pages: vmf_can_call_fault()
  * says VM_FAULT_RETRY) makes the call start again under mmap_lock, and
  * ->fault runs there once, without FAULT_FLAG_VMA_LOCK and without leave
- * to drop mmap_lock.
+ * to drop mmap_lock.  With a ->map_pages, ->fault runs under the VMA lock
+ * first, with FAULT_FLAG_VMA_LOCK and leave to drop it (ALLOW_RETRY,
+ * KILLABLE); gup_kunit_fault() drops it (VM_FAULT_RETRY), and the call
+ * starts again under mmap_lock, where ->fault runs once more and fails.
  */
 static void gup_vma_faults(struct kunit *test)
 {
@@ -716,19 +744,47 @@ static void gup_vma_faults(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gup_kunit_faults, 1);
 	KUNIT_EXPECT_EQ(test, gup_kunit_fault_flags &
 			(FAULT_FLAG_VMA_LOCK | GUP_KUNIT_FAULT_MASK), 0);
+
+	file = anon_inode_getfile("[gup_kunit]", &gup_kunit_map_pages_fops,
+				  NULL, O_RDWR);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	fault_addr = kunit_vm_mmap(test, file, 0, PAGE_SIZE, PROT_READ,
+				   MAP_SHARED, 0);
+	fput(file);
+	KUNIT_ASSERT_TRUE(test, fault_addr && !IS_ERR_VALUE(fault_addr));
+	gup_kunit_faults = 0;
+	gup_kunit_fault_flags = 0;
+	gup_kunit_fault_flags_last = 0;
+	ret = get_user_pages_vma(mm, fault_addr, 1, 0, pages, &gv);
+	KUNIT_EXPECT_EQ(test, ret, -EFAULT);
+	KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_UNLOCKED);
+	KUNIT_EXPECT_FALSE(test, rwsem_is_locked(&mm->mmap_lock));
+	KUNIT_EXPECT_EQ(test, gup_kunit_vma_readers(mm, fault_addr), 0);
+	if (IS_ENABLED(CONFIG_PER_VMA_LOCK)) {
+		KUNIT_EXPECT_EQ(test, gup_kunit_faults, 2);
+		KUNIT_EXPECT_EQ(test, gup_kunit_fault_flags &
+				(FAULT_FLAG_VMA_LOCK | RETRY_KILLABLE),
+				FAULT_FLAG_VMA_LOCK | RETRY_KILLABLE);
+	} else {
+		KUNIT_EXPECT_EQ(test, gup_kunit_faults, 1);
+	}
+	KUNIT_EXPECT_EQ(test, gup_kunit_fault_flags_last &
+			(FAULT_FLAG_VMA_LOCK | GUP_KUNIT_FAULT_MASK), 0);
 }
 
 /*
  * A range must lie in one VMA: crossing into the next VMA, into a hole, or
  * starting in one fails with -EFAULT, takes nothing and leaves nothing
- * locked, on the VMA-lock path and on the mmap_lock path alike.
+ * locked (no VMA-lock reader either), on the VMA-lock path and on the
+ * mmap_lock path alike.  A range that fits starts where it was asked to,
+ * not at its VMA's start.
  */
 static void gup_vma_boundary(struct kunit *test)
 {
 	struct mm_struct *mm;
 	unsigned long addr, ro, hole, last;
+	unsigned int pass, n, readers;
 	struct page *pages[5];
-	unsigned int pass, n;
 	int ret;
 
 	/* Pages 0-1 read-write, 2 read-only, 3 a hole, 4 read-write. */
@@ -748,6 +804,7 @@ static void gup_vma_boundary(struct kunit *test)
 			int ret;
 		} cases[] = {
 			{ addr, 2, 0 },			/* all in the first */
+			{ addr + PAGE_SIZE, 1, 0 },	/* not at its start */
 			{ addr + PAGE_SIZE, 2, -EFAULT },	/* into the next */
 			{ addr, 5, -EFAULT },		/* over all of them */
 			{ ro, 2, -EFAULT },		/* into the hole */
@@ -768,14 +825,21 @@ static void gup_vma_boundary(struct kunit *test)
 			KUNIT_EXPECT_EQ_MSG(test, ret, cases[n].ret,
 					    "pass %u case %u", pass, n);
 			if (!ret) {
+				KUNIT_EXPECT_EQ_MSG(test, gv.start,
+						    cases[n].start,
+						    "pass %u case %u", pass, n);
 				gup_vma_release(&gv, false);
-				continue;
+			} else {
+				KUNIT_EXPECT_EQ(test, gv.lock,
+						GUP_VMA_UNLOCKED);
+				KUNIT_EXPECT_NULL(test, pages[0]);
 			}
-			KUNIT_EXPECT_EQ(test, gv.lock, GUP_VMA_UNLOCKED);
-			KUNIT_EXPECT_NULL(test, pages[0]);
 			KUNIT_EXPECT_FALSE_MSG(test,
 					       rwsem_is_locked(&mm->mmap_lock),
 					       "pass %u case %u", pass, n);
+			readers = gup_kunit_vma_readers(mm, cases[n].start);
+			KUNIT_EXPECT_EQ_MSG(test, readers, 0,
+					    "pass %u case %u", pass, n);
 		}
 		if (pass)
 			kunit_deactivate_static_stub(test,
@@ -1126,8 +1190,8 @@ static void gup_access_remote_vm_vma_lock(struct kunit *test)
  * from the read, and every count comes back.  Three ways: across a page
  * boundary (the reads in one piece under the VMA lock, the write page by
  * page under mmap_lock), the same with the VMA lock stubbed out, and six
- * pages (more than a read takes in one piece).  Each case runs in a
- * kthread with an mm of its own.
+ * pages (more than a read takes in one piece).  All three run on the
+ * test's mm, MMF_HAS_PINNED cleared after each.
  */
 static void gup_access_remote_vm_pins(struct kunit *test)
 {

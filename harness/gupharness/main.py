@@ -373,15 +373,19 @@ def cmd_bisect():
                 f"{tree.base_rev}..{head}"]).split()
     if not revs:
         say("    the series is empty: nothing to bisect")
+    first, last = matrix.chosen_prefixes(len(revs)) if revs else (1, 0)
+    which = (f"{len(revs)} prefix(es)" if (first, last) == (1, len(revs))
+             else f"prefixes {first}-{last} of {len(revs)}")
     t0 = time.monotonic()
-    configs, builds, warn, secs = matrix.run_matrix(tree, patches, revs)
+    configs, builds, warn, secs = matrix.run_matrix(tree, patches, revs,
+                                                    first, last)
     for cfg in configs:
         summary.add(f"bisect-{cfg.name}", builds[cfg.name],
-                    f"{len(revs)} prefix(es), {secs[cfg.name]:.0f}s")
+                    f"{which}, {secs[cfg.name]:.0f}s")
     summary.add("bisect-w1-sparse", warn,
                 "W=1 + sparse vs base, per object and config; selftests")
-    say(f"    matrix: {time.monotonic() - t0:.0f}s for {len(revs)} "
-        f"prefix(es) x {len(configs)} configuration(s)")
+    say(f"    matrix: {time.monotonic() - t0:.0f}s for {which} x "
+        f"{len(configs)} configuration(s)")
     return finish(summary, "make bisect (every prefix builds in the "
                   "matrix, no new W=1/sparse message)")
 

@@ -68,6 +68,28 @@ def chosen_configs():
     return [known[n] for n in names]
 
 
+def chosen_prefixes(count):
+    """(first, last), 1-based and inclusive: the prefixes PREFIXES=a-b asks
+    for ("a-" to the end, "a" alone), or all of them.  A full run of 42
+    prefixes in four configurations takes this machine longer than a
+    session; two runs on the same series, each over part of it, cover it
+    as well, and each says which part it built."""
+    spec = env("PREFIXES", "").strip()
+    if not spec:
+        return 1, count
+    first, sep, last = spec.partition("-")
+    try:
+        a = int(first)
+        b = (int(last) if last else count) if sep else a
+    except ValueError:
+        a = b = 0
+    if not 1 <= a <= b <= count:
+        raise HarnessError(f"PREFIXES={spec}: want a, a-b or a- with "
+                           f"1 <= a <= b <= {count} (the series has "
+                           f"{count} patch(es))")
+    return a, b
+
+
 def check_tools(configs):
     missing = [f"{c.cross}gcc" for c in configs
                if c.cross and not shutil.which(c.cross + "gcc")]
@@ -318,10 +340,12 @@ def check_selftests(src, rev, tree, touched, patch_files, counts, name):
         say(f"      selftests: {len(progs)} program(s) build")
 
 
-def run_matrix(tree, patches, revs):
-    """Build every prefix in every chosen configuration; returns
-    {config name: Counts} for the builds and Counts for the W=1/sparse
-    comparisons, plus the seconds each configuration took."""
+def run_matrix(tree, patches, revs, first=1, last=None):
+    """Build every prefix (from `first` to `last`, 1-based) in every chosen
+    configuration; returns {config name: Counts} for the builds and Counts
+    for the W=1/sparse comparisons, plus the seconds each configuration
+    took."""
+    last = len(revs) if last is None else last
     configs = chosen_configs()
     check_tools(configs)
     head = revs[-1] if revs else tree.base_rev
@@ -333,6 +357,8 @@ def run_matrix(tree, patches, revs):
     for c in configs:
         say(f"    {c.describe()}")
     for i, rev in enumerate(revs, 1):
+        if not first <= i <= last:
+            continue
         name = os.path.basename(patches[i - 1])
         stage(f"bisect: {i}/{len(revs)} {name}")
         src = series.checkout_for_build(tree, "bisect", rev)

@@ -70,6 +70,23 @@ class MatrixTest(unittest.TestCase):
             else:
                 os.environ.pop("MATRIX", None)
 
+    def test_chosen_prefixes(self):
+        old = os.environ.pop("PREFIXES", None)
+        try:
+            self.assertEqual(matrix.chosen_prefixes(42), (1, 42))
+            for spec, want in (("12-20", (12, 20)), ("23-", (23, 42)),
+                               ("7", (7, 7)), ("1-42", (1, 42))):
+                os.environ["PREFIXES"] = spec
+                self.assertEqual(matrix.chosen_prefixes(42), want, spec)
+            for spec in ("0", "43", "20-12", "x", "3-x", "-5", "1-43"):
+                os.environ["PREFIXES"] = spec
+                with self.assertRaises(HarnessError, msg=spec):
+                    matrix.chosen_prefixes(42)
+        finally:
+            os.environ.pop("PREFIXES", None)
+            if old is not None:
+                os.environ["PREFIXES"] = old
+
     def test_for_config(self):
         known = {c.name: c for c in matrix.CONFIGS}
         mte = "arch/arm64/kernel/mte.o"

@@ -6,6 +6,7 @@ Under TCG absolute times mean little; the ratio of two kernels measured in
 the same run, on medians of many repeats, does."""
 
 import os
+import random
 import re
 import shutil
 import statistics
@@ -244,25 +245,81 @@ def quartiles(values):
     return q[0], med, q[2]
 
 
-def speedup(base_vals, pat_vals, lower_is_better=False):
+BOOTSTRAP_REPS = 2000
+RESOLUTION = 0.05       # the half-width a "no difference" verdict needs
+
+
+def _resample(rng, boots):
+    """One two-level bootstrap draw: boots with replacement, then samples
+    with replacement within each drawn boot; pooled."""
+    out = []
+    for b in rng.choices(boots, k=len(boots)):
+        out += rng.choices(b, k=len(b))
+    return out
+
+
+def speedup(base_boots, pat_boots, lower_is_better=False, reps=None,
+            seed=0):
     """(ratio, low, high): how much faster the patched kernel is (> 1:
-    faster), from the medians; low/high from the quartiles, the worst and
-    best pairing (base Q3 against patched Q1 and so on). None without
-    samples on either side."""
-    if not base_vals or not pat_vals:
+    faster), the ratio of the pooled medians, with a 95% percentile
+    bootstrap interval.  Each argument holds one list of samples per boot:
+    the resampling draws boots first, then samples within them, so that
+    a boot that ran fast or slow as a whole (TCG, a busy host) widens
+    the interval instead of passing for many independent samples.  A
+    fixed seed makes the interval reproducible from the same samples.
+    None without samples on either side."""
+    base_boots = [b for b in base_boots if b]
+    pat_boots = [b for b in pat_boots if b]
+    if not base_boots or not pat_boots:
         return None
-    b1, bm, b3 = quartiles(base_vals)
-    p1, pm, p3 = quartiles(pat_vals)
-    if min(b1, bm, p1, pm) <= 0:
+
+    def ratio(b, p):
+        bm, pm = statistics.median(b), statistics.median(p)
+        if bm <= 0 or pm <= 0:
+            return None
+        return bm / pm if lower_is_better else pm / bm
+
+    r = ratio([v for b in base_boots for v in b],
+              [v for b in pat_boots for v in b])
+    if r is None:
         return None
-    if lower_is_better:
-        return bm / pm, b1 / p3, b3 / p1
-    return pm / bm, p1 / b3, p3 / b1
+    rng = random.Random(seed)
+    draws = sorted(x for x in (ratio(_resample(rng, base_boots),
+                                     _resample(rng, pat_boots))
+                               for _ in range(reps or BOOTSTRAP_REPS))
+                   if x is not None)
+    lo = draws[int(0.025 * (len(draws) - 1))]
+    hi = draws[int(round(0.975 * (len(draws) - 1)))]
+    return r, lo, hi
+
+
+def verdict(low, high, resolution=RESOLUTION):
+    """faster / slower when the interval excludes 1; no difference when it
+    holds 1 and lies within 1 +- resolution; otherwise unresolved."""
+    if low > 1:
+        return "faster"
+    if high < 1:
+        return "slower"
+    if low >= 1 - resolution and high <= 1 + resolution:
+        return f"no difference (within {resolution:.0%})"
+    return f"unresolved (interval wider than {resolution:.0%})"
+
+
+def pooled(boots):
+    """{key: [[samples of one boot], ...]} -> {key: [all samples]}"""
+    return {k: [v for b in bs for v in b] for k, bs in boots.items()}
+
+
+def column(boots, key, col=None):
+    """The per-boot lists of key's samples, or of column col of them."""
+    bs = boots.get(key, [])
+    return bs if col is None else [[v[col] for v in b] for b in bs]
 
 
 def chart_rows(gup, procmem, vms, dio):
     """[(group, label, ratio, low, high)] for every benchmark row that has
-    samples on both kernels, in the tables' order."""
+    samples on both kernels, in the tables' order.  The arguments hold
+    per-boot samples ({kind: {key: [[...], ...]}}, see merge())."""
     rows = []
     cfgs = sorted({c for r in gup.values() for c in r},
                   key=lambda c: ("uaL".index(c[0]), c[1] == "t", int(c[2:])))
@@ -270,33 +327,51 @@ def chart_rows(gup, procmem, vms, dio):
         m = re.match(r"([uaL])([Tt])(\d+)$", cfg)
         label = (f"{MODES[m.group(1)]} "
                  f"{PAGES[m.group(2)]} n={m.group(3)}") if m else cfg
-        r = speedup([g for g, _ in gup["base"].get(cfg, [])],
-                    [g for g, _ in gup["patched"].get(cfg, [])],
-                    lower_is_better=True)
+        r = speedup(column(gup["base"], cfg, 0),
+                    column(gup["patched"], cfg, 0), lower_is_better=True)
         if r:
             rows.append(("gup_test", label) + r)
     keys = sorted({k for r in procmem.values() for k in r},
                   key=lambda k: (PROCMEM_MODES.index(k[0])
                                  if k[0] in PROCMEM_MODES else 99, k[0], k[1]))
     for key in keys:
-        r = speedup([v[0] for v in procmem["base"].get(key, [])],
-                    [v[0] for v in procmem["patched"].get(key, [])])
+        r = speedup(column(procmem["base"], key, 0),
+                    column(procmem["patched"], key, 0))
         if r:
             rows.append(("/proc/pid/mem", f"{key[0]} {key[1]}rd") + r)
     keys = sorted({(k[0], k[1]) for r in vms.values() for k in r},
                   key=lambda k: (SINKS.index(k[0]) if k[0] in SINKS else 9,
                                  k[0], k[1]))
     for sink, size in keys:
-        r = speedup(vms["base"].get((sink, size, "vmsplice"), []),
-                    vms["patched"].get((sink, size, "vmsplice"), []))
+        r = speedup(column(vms["base"], (sink, size, "vmsplice")),
+                    column(vms["patched"], (sink, size, "vmsplice")))
         if r:
             rows.append(("vmsplice", f"{sink} {_size(size)}") + r)
     for key in sorted({k for r in dio.values() for k in r}):
-        r = speedup(dio["base"].get(key, []), dio["patched"].get(key, []))
+        r = speedup(column(dio["base"], key), column(dio["patched"], key))
         if r:
             fs, op, size = key
             rows.append(("O_DIRECT", f"{fs} {op} {_size(size)}") + r)
     return rows
+
+
+def verdict_table(rows, boots):
+    """Every row's patched/base ratio (> 1: patched faster), its 95%
+    interval and verdict, and the resolution the run reached."""
+    head = (f"{'patched vs base (> 1: faster)':<40} {'ratio':>6} "
+            f"{'95% interval':>16}  verdict")
+    lines = [head, "-" * len(head)]
+    for group, label, r, lo, hi in rows:
+        lines.append(f"{group + ' ' + label:<40} {r:>6.3f} "
+                     f"[{lo:>6.3f}, {hi:>6.3f}]  {verdict(lo, hi)}")
+    if rows:
+        half = sorted(max(r - lo, hi - r) / r for *_, r, lo, hi in rows)
+        lines.append(f"(intervals: two-level bootstrap, {BOOTSTRAP_REPS} "
+                     f"draws, over {boots}; widest half-width "
+                     f"{half[-1]:.1%}, median {statistics.median(half):.1%}"
+                     f"; {sum(h <= RESOLUTION for h in half)} of "
+                     f"{len(half)} rows within +-{RESOLUTION:.0%})")
+    return "\n".join(lines)
 
 
 GROUPS = ("gup_test", "/proc/pid/mem", "vmsplice", "O_DIRECT")
@@ -322,7 +397,7 @@ def chart_script(rows, datafile, png, title):
     script = f"""set terminal pngcairo noenhanced size 1600,700 font "sans,10"
 set output "{png}"
 set title "{title}"
-set ylabel "patched / base (> 1: patched faster); bars: quartile range"
+set ylabel "patched / base (> 1: patched faster); bars: 95% interval"
 set xtics rotate by 60 right
 set grid ytics
 set key top left
@@ -364,9 +439,9 @@ def abba(rounds):
 
 
 def merge(into, samples):
-    """Pool one boot's samples into a kernel's {key: [values]}."""
+    """Add one boot's samples to a kernel's {key: [[values of a boot]]}."""
     for key, vals in samples.items():
-        into.setdefault(key, []).extend(vals)
+        into.setdefault(key, []).append(list(vals))
 
 
 def cmd_bench():
@@ -423,24 +498,25 @@ def cmd_bench():
         merge(dio[kind], parse_dio(text))
     stage("bench results")
     parts = []
-    if any(gup.values()):
-        parts.append(table(gup))
-    if any(procmem.values()):
-        parts.append(procmem_table(procmem))
-    if any(vms.values()):
-        parts.append(vmsplice_table(vms))
-    if any(dio.values()):
-        parts.append(dio_table(dio))
+    flat = {name: {k: pooled(v) for k, v in d.items()}
+            for name, d in (("gup", gup), ("procmem", procmem),
+                            ("vms", vms), ("dio", dio))}
+    for name, fn in (("gup", table), ("procmem", procmem_table),
+                     ("vms", vmsplice_table), ("dio", dio_table)):
+        if any(flat[name].values()):
+            parts.append(fn(flat[name]))
+    rows = chart_rows(gup, procmem, vms, dio)
+    if rows:
+        parts.append(verdict_table(rows, f"{rounds} boot(s) per kernel"))
     text = "\n\n".join(parts) or "no benchmark output"
     say(text)
     with open(os.path.join(repo_root(), "out", "bench.txt"), "w") as f:
         f.write(text + "\n")
     say(f"\n(table saved in out/bench.txt; base {tree.base_rev[:12]}, "
         f"patched {head[:12]})")
-    say(draw_chart(chart_rows(gup, procmem, vms, dio),
-                   os.path.join(repo_root(), "out", "bench.png"),
+    say(draw_chart(rows, os.path.join(repo_root(), "out", "bench.png"),
                    f"make bench: {tree.label} base vs patched "
-                   f"({n_patches} patches), medians, "
+                   f"({n_patches} patches), 95% intervals, "
                    "2-vCPU TCG guest"))
     say("")
     say(summary.render())

@@ -309,6 +309,7 @@ def qemu_cmd(kernel, initrd, append, console, tests, interactive=False):
            "-smp", str(env_int("SMP", 2)), "-m", env("MEM", "3G"),
            "-nodefaults", "-no-reboot", "-display", "none",
            "-kernel", kernel, "-initrd", initrd, "-append", append]
+    cmd += icount_args(accel)
     if interactive:
         cmd += ["-serial", "mon:stdio", "-serial", "null"]
     else:
@@ -337,6 +338,27 @@ class GuestRun:
         return self.console_text().replace("\r", "").splitlines()[-n:]
 
 
+def icount_shift(accel):
+    """ICOUNT=n: QEMU's -icount shift=n,sleep=off (TCG only), so that guest
+    time is the count of instructions executed, 2^n ns each, and a
+    CPU-bound benchmark measures instructions rather than the host's
+    load. It serializes the vCPUs (no multi-threaded TCG). None if unset."""
+    value = env("ICOUNT")
+    if not value:
+        return None
+    if not re.fullmatch(r"\d|10", value):
+        raise HarnessError(f"ICOUNT={value}: a shift from 0 to 10")
+    if accel != "tcg":
+        raise HarnessError(f"ICOUNT={value}: -icount needs TCG, and this "
+                           f"run uses {accel} (set ACCEL=tcg)")
+    return int(value)
+
+
+def icount_args(accel):
+    shift = icount_shift(accel)
+    return [] if shift is None else ["-icount", f"shift={shift},sleep=off"]
+
+
 def clock_args(accel):
     """Under TCG the guest TSC ticks at the host's rate, but calibrating it
     against the emulated PIT fails whenever the host is busy, and then the
@@ -345,6 +367,10 @@ def clock_args(accel):
     the host's /proc/cpuinfo) and keep the watchdog off it (tsc=reliable)."""
     if accel != "tcg":
         return ""
+    shift = icount_shift(accel)
+    if shift is not None:
+        # the guest TSC counts virtual nanoseconds: 1 GHz whatever the shift
+        return "tsc=reliable tsc_early_khz=1000000"
     m = re.search(r"^cpu MHz\s*:\s*([\d.]+)", read("/proc/cpuinfo") or "",
                   re.M)
     khz = f" tsc_early_khz={int(float(m.group(1)) * 1000)}" if m else ""

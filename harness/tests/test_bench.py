@@ -106,22 +106,56 @@ if __name__ == "__main__":
 
 class ChartTest(unittest.TestCase):
     def test_speedup(self):
-        # times: base 100, patched 50 -> patched twice as fast
-        r = bench.speedup([100] * 5, [50] * 5, lower_is_better=True)
-        self.assertAlmostEqual(r[0], 2.0)
-        # throughput: quartile range brackets the median ratio
-        ratio, low, high = bench.speedup([90, 95, 100, 105, 110],
-                                         [100, 110, 120, 130, 140])
+        # times: base 100, patched 50 -> patched twice as fast; samples
+        # that do not vary give a zero-width interval
+        r = bench.speedup([[100] * 5], [[50] * 5], lower_is_better=True)
+        self.assertEqual(r, (2.0, 2.0, 2.0))
+        # throughput: the interval brackets the ratio of the medians
+        ratio, low, high = bench.speedup([[90, 95, 100, 105, 110]],
+                                         [[100, 110, 120, 130, 140]])
         self.assertAlmostEqual(ratio, 1.2)
         self.assertLess(low, ratio)
         self.assertGreater(high, ratio)
-        self.assertIsNone(bench.speedup([], [1]))
+        # reproducible: the same samples give the same interval
+        self.assertEqual(bench.speedup([[90, 95, 100, 105, 110]],
+                                       [[100, 110, 120, 130, 140]]),
+                         (ratio, low, high))
+        self.assertIsNone(bench.speedup([], [[1]]))
+        self.assertIsNone(bench.speedup([[]], [[1]]))
+
+    def test_boots_widen_the_interval(self):
+        # Three boots of the base, one of which ran 30% slower as a whole
+        # (a busy host): pooled, its 50 samples never move the median of
+        # 150, and resampling samples alone would report 1.0 exactly.
+        # Drawing boots first shows the ratio depends on which boots ran.
+        base = [[100] * 50, [100] * 50, [130] * 50]
+        pat = [[100] * 50] * 3
+        flat = bench.speedup([sum(base, [])], [sum(pat, [])])
+        self.assertEqual(flat, (1.0, 1.0, 1.0))
+        ratio, lo, hi = bench.speedup(base, pat)
+        self.assertEqual((ratio, hi), (1.0, 1.0))
+        self.assertAlmostEqual(lo, 100 / 130)
+        self.assertTrue(bench.verdict(lo, hi).startswith("unresolved"))
+        self.assertEqual(bench.verdict(*flat[1:]),
+                         "no difference (within 5%)")
+
+    def test_verdict(self):
+        self.assertEqual(bench.verdict(1.01, 1.2), "faster")
+        self.assertEqual(bench.verdict(0.4, 0.99), "slower")
+        self.assertEqual(bench.verdict(0.96, 1.04),
+                         "no difference (within 5%)")
+        self.assertTrue(bench.verdict(0.94, 1.01).startswith("unresolved"))
 
     def test_rows_and_script(self):
-        gup = {"base": bench.parse("BENCH uT8 100 1\nBENCH aT1 9 9\n"),
-               "patched": bench.parse("BENCH uT8 80 1\n")}
-        procmem = {"base": bench.parse_procmem("BENCH mmap 1 100 5\n"),
-                   "patched": bench.parse_procmem("BENCH mmap 1 150 5\n")}
+        gup, procmem = {"base": {}, "patched": {}}, {"base": {},
+                                                     "patched": {}}
+        bench.merge(gup["base"], bench.parse("BENCH uT8 100 1\n"
+                                             "BENCH aT1 9 9\n"))
+        bench.merge(gup["patched"], bench.parse("BENCH uT8 80 1\n"))
+        bench.merge(procmem["base"],
+                    bench.parse_procmem("BENCH mmap 1 100 5\n"))
+        bench.merge(procmem["patched"],
+                    bench.parse_procmem("BENCH mmap 1 150 5\n"))
         empty = {"base": {}, "patched": {}}
         rows = bench.chart_rows(gup, procmem, empty, empty)
         # aT1 has no patched sample: not drawn
@@ -130,6 +164,10 @@ class ChartTest(unittest.TestCase):
                           ("/proc/pid/mem", "mmap 1rd")])
         self.assertAlmostEqual(rows[0][2], 1.25)
         self.assertAlmostEqual(rows[1][2], 1.5)
+        text = bench.verdict_table(rows, "1 boot(s) per kernel")
+        self.assertIn("gup_test GUP_FAST 4K n=8", text)
+        self.assertIn("faster", text)
+        self.assertIn("2 of 2 rows within +-5%", text)
         data, script = bench.chart_script(rows, "/x/b.dat", "/x/b.png", "t")
         self.assertEqual(data.splitlines()[1].split()[:2], ["1", "1.5000"])
         self.assertIn('"mmap 1rd"', data)
@@ -149,4 +187,7 @@ class OrderTest(unittest.TestCase):
         into = {}
         bench.merge(into, {"uT1": [(1, 2)]})
         bench.merge(into, {"uT1": [(3, 4)], "aT8": [(5, 6)]})
-        self.assertEqual(into, {"uT1": [(1, 2), (3, 4)], "aT8": [(5, 6)]})
+        self.assertEqual(into, {"uT1": [[(1, 2)], [(3, 4)]],
+                                "aT8": [[(5, 6)]]})
+        self.assertEqual(bench.pooled(into), {"uT1": [(1, 2), (3, 4)],
+                                              "aT8": [(5, 6)]})

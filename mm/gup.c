@@ -2575,8 +2575,15 @@ static bool is_valid_gup_args(struct page **pages, int *locked,
 	 * fault handlers GUP reaches keep mmap_lock: such a call never
 	 * unlocks, whatever its entry point or @locked allow.
 	 */
-	if (gup_flags & FOLL_NOWAIT)
+	if (gup_flags & FOLL_NOWAIT) {
 		gup_flags &= ~FOLL_UNLOCKABLE;
+		/*
+		 * A long-term pin first migrates the pages out of ZONE_MOVABLE
+		 * and CMA, which waits for page locks and writeback.
+		 */
+		if (WARN_ON_ONCE(gup_flags & FOLL_LONGTERM))
+			return false;
+	}
 
 	/* FOLL_GET and FOLL_PIN are mutually exclusive. */
 	if (WARN_ON_ONCE((gup_flags & (FOLL_PIN | FOLL_GET)) ==
@@ -2591,23 +2598,14 @@ static bool is_valid_gup_args(struct page **pages, int *locked,
 	if (WARN_ON_ONCE((gup_flags & (FOLL_GET | FOLL_PIN)) && !pages))
 		return false;
 
-	/* We want to allow the pgmap to be hot-unplugged at all times */
-	if (WARN_ON_ONCE((gup_flags & FOLL_LONGTERM) &&
-			 (gup_flags & FOLL_PCI_P2PDMA)))
-		return false;
-
-	/* P2PDMA pages go only to callers that pin them for DMA */
-	if (WARN_ON_ONCE((gup_flags & FOLL_PCI_P2PDMA) &&
-			 !(gup_flags & FOLL_PIN)))
-		return false;
-
-	/*
-	 * A long-term pin first migrates the pages out of ZONE_MOVABLE and
-	 * CMA, which waits for page locks and writeback.
-	 */
-	if (WARN_ON_ONCE((gup_flags & FOLL_LONGTERM) &&
-			 (gup_flags & FOLL_NOWAIT)))
-		return false;
+	if (gup_flags & FOLL_PCI_P2PDMA) {
+		/* We want to allow the pgmap to be hot-unplugged at all times */
+		if (WARN_ON_ONCE(gup_flags & FOLL_LONGTERM))
+			return false;
+		/* P2PDMA pages go only to callers that pin them for DMA */
+		if (WARN_ON_ONCE(!(gup_flags & FOLL_PIN)))
+			return false;
+	}
 
 	*gup_flags_p = gup_flags;
 	return true;

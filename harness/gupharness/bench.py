@@ -444,6 +444,19 @@ def merge(into, samples):
         into.setdefault(key, []).append(list(vals))
 
 
+def bench_build_kinds():
+    """{side: build kind}: the benchmark kernels (kbuild.BENCH_KINDS, the
+    test config less DEBUG_VM) unless BENCH_KERNEL=test asks for the
+    test kernels themselves."""
+    which = env("BENCH_KERNEL", "bench")
+    if which == "test":
+        return {"patched": "patched", "base": "base"}
+    if which != "bench":
+        raise HarnessError(f"BENCH_KERNEL={which}: use bench (the default) "
+                           "or test")
+    return {"patched": "bench-patched", "base": "bench-base"}
+
+
 def cmd_bench():
     tree = base.get_tree()
     suites = [s for s in guest.read_suites() if "bench" in s.groups]
@@ -469,8 +482,12 @@ def cmd_bench():
     kernels = {"patched": (head, series.checkout_for_build(tree, "patched",
                                                            head)),
                "base": (tree.base_rev, tree.checkout)}
+    build_kind = bench_build_kinds()
     plan = abba(rounds)
-    say("    order: " + ", ".join(plan))
+    say("    order: " + ", ".join(plan) + "; kernels: "
+        + ("the test kernels (BENCH_KERNEL=test)"
+           if build_kind["patched"] == "patched" else
+           "the test config less DEBUG_VM (harness/config/bench.config)"))
     summary = Summary()
     gup, procmem = {"base": {}, "patched": {}}, {"base": {}, "patched": {}}
     vms = {"base": {}, "patched": {}}
@@ -481,8 +498,8 @@ def cmd_bench():
     for n, kind in enumerate(plan, 1):
         rev, src = kernels[kind]
         if kind not in built:
-            built[kind] = _kernel_and_initrd(tree, kind, rev, src, suites,
-                                             shared)
+            built[kind] = _kernel_and_initrd(tree, build_kind[kind], rev,
+                                             src, suites, shared)
             if kind == "patched":
                 shared = selftest_dir(built[kind][0])
         kernel, initrd = built[kind]
@@ -517,7 +534,9 @@ def cmd_bench():
     say(draw_chart(rows, os.path.join(repo_root(), "out", "bench.png"),
                    f"make bench: {tree.label} base vs patched "
                    f"({n_patches} patches), 95% intervals, "
-                   "2-vCPU TCG guest"))
+                   + ("2-vCPU TCG guest" if not env("ICOUNT") else
+                      f"2-vCPU TCG guest, -icount shift={env('ICOUNT')}: "
+                      "instruction counts")))
     say("")
     say(summary.render())
     say("")

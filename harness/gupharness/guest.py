@@ -32,9 +32,9 @@ BUNDLES = {
 # ------------------------------------------------------------------- suites
 
 def has_series(kind):
-    """Kernels built from the patched tree: the test kernel and the debug
-    kernel (make debug)."""
-    return kind in ("patched", "debug")
+    """Kernels built from the patched tree: the test kernel, the debug
+    kernel (make debug) and the patched benchmark kernel (make bench)."""
+    return kind in ("patched", "debug", "bench-patched")
 
 
 class Suite:

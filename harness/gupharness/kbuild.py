@@ -16,6 +16,9 @@ COMMON_FRAGMENT = os.path.join(CONFIG_DIR, "kernel.config")
 SERIES_FRAGMENT = os.path.join(CONFIG_DIR, "series.config")
 # The debug kernel (make debug): KASAN, lockdep, DEBUG_PAGEALLOC...
 DEBUG_FRAGMENT = os.path.join(CONFIG_DIR, "debug.config")
+# The benchmark kernels (make bench): the test kernel less DEBUG_VM.
+BENCH_FRAGMENT = os.path.join(CONFIG_DIR, "bench.config")
+BENCH_KINDS = ("bench-base", "bench-patched")
 
 
 def jobs():
@@ -112,26 +115,34 @@ def parse_dotconfig(path):
 
 
 def check_config(dotconfig, fragments):
-    """Every requested option has exactly the requested value."""
+    """Every requested option has exactly the requested value; where two
+    fragments ask for one option, the later one counts, as it does for
+    merge_config.sh (bench.config turns DEBUG_VM off again)."""
     have = parse_dotconfig(dotconfig)
-    bad = []
+    want = {}
     for frag in fragments:
         for key, val in parse_fragment(frag).items():
-            got = have.get(key, "n")
-            if got != val:
-                bad.append(f"{key}={val} requested, got "
-                           f"{'not set' if got == 'n' else got} "
-                           f"({os.path.basename(frag)})")
+            want[key] = (val, frag)
+    bad = []
+    for key, (val, frag) in want.items():
+        got = have.get(key, "n")
+        if got != val:
+            bad.append(f"{key}={val} requested, got "
+                       f"{'not set' if got == 'n' else got} "
+                       f"({os.path.basename(frag)})")
     return bad
 
 
 def fragments_for(kind):
     frags = [COMMON_FRAGMENT]
-    if kind != "base" and os.path.isfile(SERIES_FRAGMENT) and \
+    if kind not in ("base", "bench-base") and \
+            os.path.isfile(SERIES_FRAGMENT) and \
             parse_fragment(SERIES_FRAGMENT):
         frags.append(SERIES_FRAGMENT)
     if kind == "debug":
         frags.append(DEBUG_FRAGMENT)
+    if kind in BENCH_KINDS:
+        frags.append(BENCH_FRAGMENT)
     extra = env("CONFIG_EXTRA")
     if extra:
         for f in extra.split(","):

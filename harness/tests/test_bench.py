@@ -176,6 +176,24 @@ class ChartTest(unittest.TestCase):
         self.assertNotIn('title "vmsplice"', script)
 
 
+class KernelTest(unittest.TestCase):
+    def test_bench_build_kinds(self):
+        import os
+        from unittest import mock
+        from gupharness.util import HarnessError
+        with mock.patch.dict(os.environ, {}, clear=False):
+            os.environ.pop("BENCH_KERNEL", None)
+            self.assertEqual(bench.bench_build_kinds(),
+                             {"patched": "bench-patched",
+                              "base": "bench-base"})
+            os.environ["BENCH_KERNEL"] = "test"
+            self.assertEqual(bench.bench_build_kinds(),
+                             {"patched": "patched", "base": "base"})
+            os.environ["BENCH_KERNEL"] = "debug"
+            with self.assertRaisesRegex(HarnessError, "BENCH_KERNEL=debug"):
+                bench.bench_build_kinds()
+
+
 class OrderTest(unittest.TestCase):
     def test_abba(self):
         self.assertEqual(bench.abba(1), ["patched", "base"])

@@ -34,6 +34,30 @@ class ConfigTest(unittest.TestCase):
         self.assertTrue(any(b.startswith("CONFIG_D=4 requested, got 8")
                             for b in bad))
 
+    def test_a_later_fragment_overrides_an_earlier_one(self):
+        common = self._file("common", "CONFIG_A=y\nCONFIG_DEBUG_VM=y\n")
+        bench = self._file("bench", "# CONFIG_DEBUG_VM is not set\n")
+        dotconfig = self._file(".config", "CONFIG_A=y\n")
+        self.assertEqual(kbuild.check_config(dotconfig, [common, bench]), [])
+        bad = kbuild.check_config(dotconfig, [bench, common])
+        self.assertEqual(len(bad), 1, bad)
+        self.assertTrue(bad[0].startswith("CONFIG_DEBUG_VM=y requested, got "
+                                          "not set (common)"), bad)
+
+    def test_bench_kernels(self):
+        names = {k: [os.path.basename(f) for f in kbuild.fragments_for(k)]
+                 for k in ("base", "patched", "bench-base", "bench-patched")}
+        self.assertEqual(names["bench-base"], ["kernel.config",
+                                               "bench.config"])
+        self.assertEqual(names["bench-patched"], ["kernel.config",
+                                                  "series.config",
+                                                  "bench.config"])
+        self.assertNotIn("bench.config", names["patched"] + names["base"])
+        self.assertEqual(kbuild.parse_fragment(kbuild.BENCH_FRAGMENT),
+                         {"CONFIG_DEBUG_VM": "n"})
+        self.assertTrue(guest.has_series("bench-patched"))
+        self.assertFalse(guest.has_series("bench-base"))
+
     def test_garbage_in_a_fragment_is_an_error(self):
         frag = self._file("frag", "CONFIG_A=y\nnot a config line\n")
         with self.assertRaises(HarnessError):

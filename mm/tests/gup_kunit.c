@@ -14,6 +14,7 @@
 #include <kunit/test.h>
 #include <linux/anon_inodes.h>
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
@@ -354,7 +355,8 @@ static void gup_args(struct kunit *test)
 /*
  * A mapping whose ->fault maps nothing and records the fault flags it is
  * called with.  It asks for a retry, as a fault that has to wait for I/O
- * does: keeping mmap_lock under FAULT_FLAG_RETRY_NOWAIT, dropping it when
+ * does: keeping the lock it runs under (mmap_lock, or the VMA lock with
+ * FAULT_FLAG_VMA_LOCK) with FAULT_FLAG_RETRY_NOWAIT, dropping it when
  * allowed to and not yet retried.  Otherwise it fails.
  */
 static unsigned int gup_kunit_fault_flags, gup_kunit_fault_flags_last;
@@ -378,9 +380,10 @@ static const struct vm_operations_struct gup_kunit_vm_ops = {
 	.fault = gup_kunit_fault,
 };
 
+/* The VMA gets the vm_operations_struct given as the file's private data. */
 static int gup_kunit_mmap_prepare(struct vm_area_desc *desc)
 {
-	desc->vm_ops = &gup_kunit_vm_ops;
+	desc->vm_ops = desc->file->private_data;
 	return 0;
 }
 
@@ -403,15 +406,23 @@ static const struct vm_operations_struct gup_kunit_map_pages_vm_ops = {
 	.map_pages = gup_kunit_map_nothing,
 };
 
-static int gup_kunit_map_pages_mmap_prepare(struct vm_area_desc *desc)
+/* A read-only, one-page MAP_SHARED mapping whose VMA has @vm_ops. */
+static unsigned long gup_kunit_map_ops(struct kunit *test,
+				       const struct vm_operations_struct *vm_ops)
 {
-	desc->vm_ops = &gup_kunit_map_pages_vm_ops;
-	return 0;
-}
+	unsigned long addr;
+	struct file *file;
 
-static const struct file_operations gup_kunit_map_pages_fops = {
-	.mmap_prepare = gup_kunit_map_pages_mmap_prepare,
-};
+	file = anon_inode_getfile("[gup_kunit]", &gup_kunit_fops,
+				  (void *)vm_ops, O_RDWR);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	addr = kunit_vm_mmap(test, file, 0, PAGE_SIZE, PROT_READ, MAP_SHARED,
+			     0);
+	fput(file);
+	KUNIT_ASSERT_TRUE_MSG(test, addr && !IS_ERR_VALUE(addr),
+			      "kunit_vm_mmap() failed: %ld", (long)addr);
+	return addr;
+}
 
 #define GUP_KUNIT_FAULT_MASK						\
 	(FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE |			\
@@ -474,18 +485,8 @@ static const struct gup_kunit_fault_case gup_kunit_cases_fault[] = {
 
 static void gup_fault_flags(struct kunit *test)
 {
-	unsigned long addr;
-	struct file *file;
+	unsigned long addr = gup_kunit_map_ops(test, &gup_kunit_vm_ops);
 	unsigned int n;
-
-	file = anon_inode_getfile("[gup_kunit]", &gup_kunit_fops, NULL,
-				  O_RDWR);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
-	addr = kunit_vm_mmap(test, file, 0, PAGE_SIZE, PROT_READ, MAP_SHARED,
-			     0);
-	fput(file);
-	KUNIT_ASSERT_TRUE_MSG(test, addr && !IS_ERR_VALUE(addr),
-			      "kunit_vm_mmap() failed: %ld", (long)addr);
 
 	for (n = 0; n < ARRAY_SIZE(gup_kunit_cases_fault); n++) {
 		const struct gup_kunit_fault_case *c = &gup_kunit_cases_fault[n];
@@ -570,19 +571,30 @@ static void gup_kunit_put_mapped(struct page **mapped, unsigned long nr)
 		put_page(mapped[nr]);
 }
 
-/* How many hold the per-VMA lock of the VMA at @addr for read. */
+/*
+ * How many hold the per-VMA lock of the VMA at @addr for read.  VMAs come
+ * from a SLAB_TYPESAFE_BY_RCU cache: a lock_vma_under_rcu() in another mm
+ * that found this object before it was reused here may raise its count
+ * for a moment before it sees the wrong mm and lets go.  Take the lowest
+ * of a few reads, a little apart.
+ */
 static unsigned int gup_kunit_vma_readers(struct mm_struct *mm,
 					  unsigned long addr)
 {
 	unsigned int readers = 0;
 #ifdef CONFIG_PER_VMA_LOCK
 	struct vm_area_struct *vma;
+	int i;
 
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, addr);
 	/* An attached VMA that no one has read-locked counts 1. */
-	if (vma)
-		readers = refcount_read(&vma->vm_refcnt) - 1;
+	for (i = 0; vma && i < 4; i++) {
+		if (i)
+			usleep_range(1000, 2000);
+		readers = min(i ? readers : UINT_MAX,
+			      refcount_read(&vma->vm_refcnt) - 1);
+	}
 	mmap_read_unlock(mm);
 #endif
 	return readers;
@@ -709,7 +721,6 @@ static void gup_vma_faults(struct kunit *test)
 	struct mm_struct *mm = current->mm;
 	struct page *pages[GUP_KUNIT_PAGES];
 	unsigned long fault_addr;
-	struct file *file;
 	int ret;
 
 	ret = pin_user_pages_vma(mm, addr, GUP_KUNIT_PAGES - 1, FOLL_WRITE,
@@ -728,13 +739,7 @@ static void gup_vma_faults(struct kunit *test)
 	gup_vma_release(&gv, true);
 	KUNIT_EXPECT_FALSE(test, rwsem_is_locked(&mm->mmap_lock));
 
-	file = anon_inode_getfile("[gup_kunit]", &gup_kunit_fops, NULL,
-				  O_RDWR);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
-	fault_addr = kunit_vm_mmap(test, file, 0, PAGE_SIZE, PROT_READ,
-				   MAP_SHARED, 0);
-	fput(file);
-	KUNIT_ASSERT_TRUE(test, fault_addr && !IS_ERR_VALUE(fault_addr));
+	fault_addr = gup_kunit_map_ops(test, &gup_kunit_vm_ops);
 	gup_kunit_faults = 0;
 	gup_kunit_fault_flags = 0;
 	ret = get_user_pages_vma(mm, fault_addr, 1, 0, pages, &gv);
@@ -745,13 +750,7 @@ static void gup_vma_faults(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gup_kunit_fault_flags &
 			(FAULT_FLAG_VMA_LOCK | GUP_KUNIT_FAULT_MASK), 0);
 
-	file = anon_inode_getfile("[gup_kunit]", &gup_kunit_map_pages_fops,
-				  NULL, O_RDWR);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
-	fault_addr = kunit_vm_mmap(test, file, 0, PAGE_SIZE, PROT_READ,
-				   MAP_SHARED, 0);
-	fput(file);
-	KUNIT_ASSERT_TRUE(test, fault_addr && !IS_ERR_VALUE(fault_addr));
+	fault_addr = gup_kunit_map_ops(test, &gup_kunit_map_pages_vm_ops);
 	gup_kunit_faults = 0;
 	gup_kunit_fault_flags = 0;
 	gup_kunit_fault_flags_last = 0;

@@ -2570,21 +2570,6 @@ static bool is_valid_gup_args(struct page **pages, int *locked,
 		gup_flags |= FOLL_UNLOCKABLE;
 	}
 
-	/*
-	 * FOLL_NOWAIT faults with FAULT_FLAG_RETRY_NOWAIT, under which the
-	 * fault handlers GUP reaches keep mmap_lock: such a call never
-	 * unlocks, whatever its entry point or @locked allow.
-	 */
-	if (gup_flags & FOLL_NOWAIT) {
-		gup_flags &= ~FOLL_UNLOCKABLE;
-		/*
-		 * A long-term pin first migrates the pages out of ZONE_MOVABLE
-		 * and CMA, which waits for page locks and writeback.
-		 */
-		if (WARN_ON_ONCE(gup_flags & FOLL_LONGTERM))
-			return false;
-	}
-
 	/* FOLL_GET and FOLL_PIN are mutually exclusive. */
 	if (WARN_ON_ONCE((gup_flags & (FOLL_PIN | FOLL_GET)) ==
 			 (FOLL_PIN | FOLL_GET)))
@@ -2597,6 +2582,22 @@ static bool is_valid_gup_args(struct page **pages, int *locked,
 	/* Pages input must be given if using GET/PIN */
 	if (WARN_ON_ONCE((gup_flags & (FOLL_GET | FOLL_PIN)) && !pages))
 		return false;
+
+	if (gup_flags & FOLL_NOWAIT) {
+		/*
+		 * FOLL_NOWAIT faults with FAULT_FLAG_RETRY_NOWAIT, under which
+		 * the fault handlers GUP reaches keep mmap_lock: such a call
+		 * never unlocks, whatever its entry point or @locked allow.
+		 */
+		gup_flags &= ~FOLL_UNLOCKABLE;
+		/*
+		 * A long-term pin first migrates the pages out of ZONE_MOVABLE
+		 * and CMA, which waits for page locks and writeback: what
+		 * FOLL_NOWAIT promises not to do.
+		 */
+		if (WARN_ON_ONCE(gup_flags & FOLL_LONGTERM))
+			return false;
+	}
 
 	if (gup_flags & FOLL_PCI_P2PDMA) {
 		/* We want to allow the pgmap to be hot-unplugged at all times */

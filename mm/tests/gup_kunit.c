@@ -572,16 +572,17 @@ static void gup_kunit_put_mapped(struct page **mapped, unsigned long nr)
 }
 
 /*
- * How many hold the per-VMA lock of the VMA at @addr for read.  VMAs come
- * from a SLAB_TYPESAFE_BY_RCU cache: a lock_vma_under_rcu() in another mm
- * that found this object before it was reused here may raise its count
- * for a moment before it sees the wrong mm and lets go.  Take the lowest
- * of a few reads, a little apart.
+ * How many hold the per-VMA lock of the VMA at @addr for read; 0 where
+ * there is no VMA.  VMAs are SLAB_TYPESAFE_BY_RCU: a vma_start_read()
+ * (lock_vma_under_rcu(), lock_next_vma()) for another mm that found this
+ * object before it was reused here raises vm_refcnt, then sees the wrong
+ * mm and drops it.  Such raises are brief and only ever add: take the
+ * lowest of a few reads, a little apart.
  */
 static unsigned int gup_kunit_vma_readers(struct mm_struct *mm,
 					  unsigned long addr)
 {
-	unsigned int readers = 0;
+	unsigned int readers = UINT_MAX;
 #ifdef CONFIG_PER_VMA_LOCK
 	struct vm_area_struct *vma;
 	int i;
@@ -592,12 +593,11 @@ static unsigned int gup_kunit_vma_readers(struct mm_struct *mm,
 	for (i = 0; vma && i < 4; i++) {
 		if (i)
 			usleep_range(1000, 2000);
-		readers = min(i ? readers : UINT_MAX,
-			      refcount_read(&vma->vm_refcnt) - 1);
+		readers = min(readers, refcount_read(&vma->vm_refcnt) - 1);
 	}
 	mmap_read_unlock(mm);
 #endif
-	return readers;
+	return readers == UINT_MAX ? 0 : readers;
 }
 
 /* @nr populated pages, @mapped[] with a reference each, @before[] counts. */

@@ -293,13 +293,15 @@ def speedup(base_boots, pat_boots, lower_is_better=False, reps=None,
     return r, lo, hi
 
 
-def verdict(low, high, resolution=RESOLUTION):
-    """faster / slower when the interval excludes 1; no difference when it
-    holds 1 and lies within 1 +- resolution; otherwise unresolved."""
+def verdict(low, high, resolution=RESOLUTION, ratio=None):
+    """faster / slower when the interval excludes 1 (by how much, given
+    the ratio); no difference when it holds 1 and lies within 1 +-
+    resolution; otherwise unresolved."""
+    by = f" by {abs(ratio - 1):.1%}" if ratio is not None else ""
     if low > 1:
-        return "faster"
+        return "faster" + by
     if high < 1:
-        return "slower"
+        return "slower" + by
     if low >= 1 - resolution and high <= 1 + resolution:
         return f"no difference (within {resolution:.0%})"
     return f"unresolved (interval wider than {resolution:.0%})"
@@ -363,7 +365,7 @@ def verdict_table(rows, boots):
     lines = [head, "-" * len(head)]
     for group, label, r, lo, hi in rows:
         lines.append(f"{group + ' ' + label:<40} {r:>6.3f} "
-                     f"[{lo:>6.3f}, {hi:>6.3f}]  {verdict(lo, hi)}")
+                     f"[{lo:>6.3f}, {hi:>6.3f}]  {verdict(lo, hi, ratio=r)}")
     if rows:
         half = sorted(max(r - lo, hi - r) / r for *_, r, lo, hi in rows)
         lines.append(f"(intervals: two-level bootstrap, {BOOTSTRAP_REPS} "

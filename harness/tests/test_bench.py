@@ -141,6 +141,8 @@ class ChartTest(unittest.TestCase):
 
     def test_verdict(self):
         self.assertEqual(bench.verdict(1.01, 1.2), "faster")
+        self.assertEqual(bench.verdict(0.997, 0.999, ratio=0.998),
+                         "slower by 0.2%")
         self.assertEqual(bench.verdict(0.4, 0.99), "slower")
         self.assertEqual(bench.verdict(0.96, 1.04),
                          "no difference (within 5%)")

@@ -9,7 +9,7 @@ H = PYTHON=$(PYTHON) harness/gup
 export KIND KSRC PATCHES SUITES GROUP DEMOS ACCEL BOOT_TIMEOUT GUEST_TIMEOUT JOBS CACHE \
 	MEM SMP MOVABLECORE APPEND FORCE CONFIG_EXTRA BASE BASE_VERSION V MATRIX BENCH_ROUNDS
 
-.PHONY: all check tree export verify lint bisect shell bench base build debug regress \
+.PHONY: all check tree export verify lint bisect shell bench profile base build debug regress \
 	base-run selftest demo-failures deps help clean docs
 
 all: deps ## main job: base tree, apply the series, build, boot, run every suite, summary
@@ -41,6 +41,9 @@ docs: deps ## make htmldocs on the touched Documentation dirs + kernel-doc -Wall
 
 bench: deps ## every benchmark, base vs patched: medians, spread, ratio table + PNG chart
 	@$(H) bench
+
+profile: deps ## instructions per function, base vs patched: vmsplice_bench under a QEMU plugin
+	@$(H) profile
 
 base: deps ## fetch and cache the base tree only
 	@$(H) base

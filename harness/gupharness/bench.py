@@ -23,9 +23,13 @@ BENCH = re.compile(r"^(?:# )?BENCH (\S+) (\d+) (\d+)$")
 # proc_mem_bench: BENCH <writer mode> <readers> <reads/s> <writer loops/s>
 PROCMEM = re.compile(r"^(?:# )?BENCH ([a-z]+) (\d+) (\d+) (\d+)$")
 PROCMEM_MODES = ("nowriter", "mmap", "mprotect")
+# proc_mem_bench -l: LATENCY <writer MiB> <reads> <p50> <p99> <max> <hold>
+# (microseconds; hold: the writer's mean time per mprotect() call)
+LATENCY = re.compile(r"^(?:# )?LATENCY (\d+) (\d+) ([\d.]+) ([\d.]+) "
+                     r"([\d.]+) ([\d.]+)$")
 # vmsplice_bench: VMSPLICE <sink> <bytes per write> <vmsplice|write> <B/s>
 VMSPLICE = re.compile(r"^(?:# )?VMSPLICE (\S+) (\d+) (vmsplice|write) (\d+)$")
-SINKS = ("null", "fresh", "unix", "tcp")
+SINKS = ("null", "fresh", "unix", "tcp", "tee")
 # dio_pin -b: DIO <file system> <write|read> <bytes per call> <B/s>, nested
 # one level deeper under dio_nfs.sh
 DIO = re.compile(r"^(?:# )*DIO (\S+) (write|read) (\d+) (\d+)$")
@@ -49,6 +53,17 @@ def parse_procmem(text):
         if m:
             samples.setdefault((m.group(1), int(m.group(2))), []).append(
                 (int(m.group(3)), int(m.group(4))))
+    return samples
+
+
+def parse_latency(text):
+    """{writer MiB: [(p50, p99, max, hold)]}, microseconds"""
+    samples = {}
+    for line in text.replace("\r", "").splitlines():
+        m = LATENCY.match(line)
+        if m:
+            samples.setdefault(int(m.group(1)), []).append(
+                tuple(float(m.group(i)) for i in (3, 4, 5, 6)))
     return samples
 
 
@@ -202,6 +217,32 @@ def procmem_table(results):
     return "\n".join(lines)
 
 
+def latency_table(results):
+    """results: {kind: {writer MiB: [(p50, p99, max, hold)]}} -> text: the
+    median over rounds of each round's p50 and p99, and of the writer's
+    hold time per call, per kernel."""
+    kinds = list(results)
+    keys = sorted({k for r in results.values() for k in r})
+    head = f"{'/proc/pid/mem read latency, us':<32}"
+    for k in kinds:
+        head += f" {k + ' p50':>12} {k + ' p99':>12} {'hold':>9}"
+    lines = [head, "-" * len(head)]
+    for mib in keys:
+        line = f"{'no writer' if not mib else f'mprotect writer, {mib} MiB':<32}"
+        for k in kinds:
+            vals = results[k].get(mib, [])
+            if not vals:
+                line += f" {'-':>12} {'-':>12} {'-':>9}"
+                continue
+            med = [statistics.median(v[i] for v in vals) for i in (0, 1, 3)]
+            line += f" {med[0]:>12.1f} {med[1]:>12.1f} {med[2]:>9.0f}"
+        lines.append(line)
+    lines.append(f"(medians over {_samples(results, kinds, 'rounds')} of "
+                 "each round's percentiles; one reader, a pread() every "
+                 "0.5-1 ms; hold = the writer's time per mprotect() call)")
+    return "\n".join(lines)
+
+
 def describe(cfg):
     m = re.match(r"([uaL])([Tt])(\d+)$", cfg)
     if not m:
@@ -318,7 +359,7 @@ def column(boots, key, col=None):
     return bs if col is None else [[v[col] for v in b] for b in bs]
 
 
-def chart_rows(gup, procmem, vms, dio):
+def chart_rows(gup, procmem, vms, dio, lat=None):
     """[(group, label, ratio, low, high)] for every benchmark row that has
     samples on both kernels, in the tables' order.  The arguments hold
     per-boot samples ({kind: {key: [[...], ...]}}, see merge())."""
@@ -341,6 +382,14 @@ def chart_rows(gup, procmem, vms, dio):
                     column(procmem["patched"], key, 0))
         if r:
             rows.append(("/proc/pid/mem", f"{key[0]} {key[1]}rd") + r)
+    lat = lat or {"base": {}, "patched": {}}
+    for mib in sorted({k for r in lat.values() for k in r}):
+        r = speedup(column(lat["base"], mib, 1),
+                    column(lat["patched"], mib, 1), lower_is_better=True)
+        if r:
+            rows.append(("/proc/pid/mem", "p99 " + (f"{mib}MiB writer"
+                                                    if mib else "no writer"))
+                        + r)
     keys = sorted({(k[0], k[1]) for r in vms.values() for k in r},
                   key=lambda k: (SINKS.index(k[0]) if k[0] in SINKS else 9,
                                  k[0], k[1]))
@@ -494,6 +543,7 @@ def cmd_bench():
     gup, procmem = {"base": {}, "patched": {}}, {"base": {}, "patched": {}}
     vms = {"base": {}, "patched": {}}
     dio = {"base": {}, "patched": {}}
+    lat = {"base": {}, "patched": {}}
     shared = None
     from .main import _kernel_and_initrd, evaluate, selftest_dir
     built = {}
@@ -515,16 +565,18 @@ def cmd_bench():
         merge(procmem[kind], parse_procmem(text))
         merge(vms[kind], parse_vmsplice(text))
         merge(dio[kind], parse_dio(text))
+        merge(lat[kind], parse_latency(text))
     stage("bench results")
     parts = []
     flat = {name: {k: pooled(v) for k, v in d.items()}
             for name, d in (("gup", gup), ("procmem", procmem),
-                            ("vms", vms), ("dio", dio))}
+                            ("vms", vms), ("dio", dio), ("lat", lat))}
     for name, fn in (("gup", table), ("procmem", procmem_table),
-                     ("vms", vmsplice_table), ("dio", dio_table)):
+                     ("lat", latency_table), ("vms", vmsplice_table),
+                     ("dio", dio_table)):
         if any(flat[name].values()):
             parts.append(fn(flat[name]))
-    rows = chart_rows(gup, procmem, vms, dio)
+    rows = chart_rows(gup, procmem, vms, dio, lat)
     if rows:
         parts.append(verdict_table(rows, f"{rounds} boot(s) per kernel"))
     text = "\n\n".join(parts) or "no benchmark output"

@@ -302,7 +302,8 @@ def choose_accel(cpuinfo=None, kvm_usable=None):
     return "tcg", "no usable /dev/kvm"
 
 
-def qemu_cmd(kernel, initrd, append, console, tests, interactive=False):
+def qemu_cmd(kernel, initrd, append, console, tests, interactive=False,
+             extra=()):
     accel, why = choose_accel()
     cpu = "host" if accel == "kvm" else "max"
     cmd = ["qemu-system-x86_64", "-accel", accel, "-cpu", cpu,
@@ -310,6 +311,7 @@ def qemu_cmd(kernel, initrd, append, console, tests, interactive=False):
            "-nodefaults", "-no-reboot", "-display", "none",
            "-kernel", kernel, "-initrd", initrd, "-append", append]
     cmd += icount_args(accel)
+    cmd += list(extra)
     if interactive:
         cmd += ["-serial", "mon:stdio", "-serial", "null"]
     else:
@@ -391,9 +393,11 @@ def movable_arg():
     return "" if size == "0" else f"movablecore={size} "
 
 
-def boot(kernel, initrd, suites, outdir, label, extra_append="", scale=1):
+def boot(kernel, initrd, suites, outdir, label, extra_append="", scale=1,
+         qemu_extra=()):
     """Boot the kernel, run the (non-KUnit) suites, return a GuestRun.
-    scale multiplies every suite's timeout (the debug kernel is slower)."""
+    scale multiplies every suite's timeout (the debug kernel is slower);
+    qemu_extra: more QEMU arguments (make profile's -plugin)."""
     os.makedirs(outdir, exist_ok=True)
     console = os.path.join(outdir, "console.log")
     tests = os.path.join(outdir, "tests.log")
@@ -416,7 +420,8 @@ def boot(kernel, initrd, suites, outdir, label, extra_append="", scale=1):
               f"gupharness.timeout_scale={scale} "
               + env("APPEND", "") + " " + extra_append
               + " ignore_loglevel").strip()
-    cmd, accel, why = qemu_cmd(kernel, initrd, append, console, tests)
+    cmd, accel, why = qemu_cmd(kernel, initrd, append, console, tests,
+                               extra=qemu_extra)
     boot_timeout = env_int("BOOT_TIMEOUT", 300)
     guest_timeout = env_int("GUEST_TIMEOUT",
                             boot_timeout + scale * sum(

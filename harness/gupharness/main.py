@@ -15,7 +15,7 @@ import time
 import unittest
 
 from . import (base, bench, contrast, docs, guest, kbuild, lint, mail,
-               matrix, regress, results, series)
+               matrix, profile, regress, results, series)
 from .results import Counts, Summary
 from .util import (EXIT_FAILED, EXIT_OK, HarnessError, TestFailure,
                    cache_dir, die, env, env_int, out, repo_root, say,
@@ -320,9 +320,10 @@ def cmd_shell():
 def cmd_build():
     tree = base.get_tree()
     kind = env("KIND", "patched")
-    if kind not in ("patched", "debug", "base"):
-        raise HarnessError(f"KIND={kind}: patched, debug or base")
-    if kind == "base":
+    if kind not in ("patched", "debug", "base") + kbuild.BENCH_KINDS:
+        raise HarnessError(f"KIND={kind}: patched, debug, base, "
+                           + " or ".join(kbuild.BENCH_KINDS))
+    if kind in ("base", "bench-base"):
         rev, src = tree.base_rev, tree.checkout
     else:
         rev, src = _patched(tree)
@@ -524,7 +525,7 @@ def main(argv):
                     cmd_run_base, "shell": cmd_shell, "build": cmd_build,
                     "debug": cmd_debug, "regress": cmd_regress,
                     "bisect": cmd_bisect, "docs": cmd_docs,
-                    "bench": bench.cmd_bench,
+                    "bench": bench.cmd_bench, "profile": profile.cmd_profile,
                     "demo-failures": cmd_demo_failures}
         if cmd not in handlers:
             raise HarnessError(f"unknown command {cmd!r}")

@@ -47,6 +47,39 @@ class BenchTest(unittest.TestCase):
                  if "mprotect loops/s" in line][0]
         self.assertIn("0.80", loops)
 
+    def test_latency(self):
+        base = ("# LATENCY 0 2000 20.5 40.0 90.0 0.0\n"
+                "# LATENCY 16 1800 900.0 4000.0 5000.0 3900.0\n"
+                "# LATENCY 16 1800 800.0 3000.0 5000.0 3800.0\n"
+                "# BENCH mmap 1 5 5\n")
+        patched = ("# LATENCY 0 2000 20.0 40.0 80.0 0.0\n"
+                   "# LATENCY 16 2000 21.0 50.0 99.5 4000.0\n"
+                   "# LATENCY 16 2000 21.0 50.0 99.5 4100.0\n")
+        res = {"base": bench.parse_latency(base),
+               "patched": bench.parse_latency(patched)}
+        self.assertEqual(res["base"][0], [(20.5, 40.0, 90.0, 0.0)])
+        self.assertEqual(len(res["base"][16]), 2)
+        # the other parsers leave LATENCY lines alone, and it theirs
+        self.assertEqual(bench.parse_procmem(base), {("mmap", 1): [(5, 5)]})
+        self.assertEqual(bench.parse_vmsplice(base), {})
+        text = bench.latency_table(res)
+        row = [line for line in text.splitlines()
+               if line.startswith("mprotect writer, 16 MiB")][0]
+        self.assertEqual(row.split()[4:], ["850.0", "3500.0", "3850",
+                                           "21.0", "50.0", "4050"])
+        self.assertTrue(any(line.startswith("no writer")
+                            for line in text.splitlines()))
+        # the chart/verdict rows compare p99, lower is better
+        boots = {k: {} for k in res}
+        for k in res:
+            bench.merge(boots[k], res[k])
+        empty = {"base": {}, "patched": {}}
+        rows = bench.chart_rows(empty, empty, empty, empty, boots)
+        self.assertEqual([r[1] for r in rows],
+                         ["p99 no writer", "p99 16MiB writer"])
+        self.assertAlmostEqual(rows[0][2], 1.0)
+        self.assertAlmostEqual(rows[1][2], 70.0)     # 3500 / 50
+
     def test_vmsplice(self):
         base = "\n".join(f"# VMSPLICE tcp 65536 vmsplice {100000000 + i}"
                           for i in range(5)) \

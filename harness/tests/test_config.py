@@ -53,8 +53,11 @@ class ConfigTest(unittest.TestCase):
                                                   "series.config",
                                                   "bench.config"])
         self.assertNotIn("bench.config", names["patched"] + names["base"])
+        # production settings: no DEBUG_VM, -O2 as distributions build
         self.assertEqual(kbuild.parse_fragment(kbuild.BENCH_FRAGMENT),
-                         {"CONFIG_DEBUG_VM": "n"})
+                         {"CONFIG_DEBUG_VM": "n",
+                          "CONFIG_CC_OPTIMIZE_FOR_PERFORMANCE": "y",
+                          "CONFIG_CC_OPTIMIZE_FOR_SIZE": "n"})
         self.assertTrue(guest.has_series("bench-patched"))
         self.assertFalse(guest.has_series("bench-base"))
 

@@ -24,15 +24,27 @@
  *
  *   # BENCH <nowriter|mmap|mprotect> <readers> <reads/s> <writer loops/s>
  *
+ * With -l, the rounds measure latency instead: one reader times a pread()
+ * every 0.5-1 ms (at random, as an occasional reader such as a debugger or
+ * a profiler would come) while the mprotect writer flips 0 (no writer), 1,
+ * 4 and 16 times -w MiB, so that each of its calls holds mmap_lock for
+ * write for longer.  A reader that waits for the writer sees its latency
+ * grow with the hold time; one that does not, does not:
+ *
+ *   # LATENCY <writer MiB> <reads> <p50 us> <p99 us> <max us> <hold us>
+ *
+ * where hold is the writer's mean time per mprotect() call.
+ *
  * This is a benchmark, not a test: it fails only if it cannot run, or if
  * a read fails or returns wrong data.
  *
  * Usage: proc_mem_bench [-r readers] [-s seconds] [-n rounds] [-m MiB]
- *			 [-w writer MiB]
+ *			 [-w writer MiB] [-l]
  */
 #define _GNU_SOURCE
 #define _FILE_OFFSET_BITS 64
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -59,6 +71,10 @@ struct control {
 	atomic_int writer_on;		/* enum writer_mode */
 	atomic_int quit;		/* the child exits */
 	atomic_long writer_loops;	/* mmap + munmap pairs done */
+	atomic_ulong writer_len;	/* bytes of the buffer it works on */
+	atomic_long hold_ns;		/* time in mprotect() (-l) */
+	atomic_long hold_calls;
+	atomic_int writer_busy;		/* inside a loop */
 	atomic_ulong region;		/* the child's region, once set up */
 };
 
@@ -67,32 +83,50 @@ static size_t pagesize, region_size, writer_size;
 static int mem_fd;
 static atomic_int stop_readers, read_errors;
 static atomic_long total_reads;
+static double *lat;			/* -l: one reader's pread() times, s */
+static long lat_max, lat_n;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void *writer(void *arg)
 {
 	char *buf = arg;
-	size_t off;
+	size_t off, len;
+	double t;
 
 	while (!atomic_load(&ctl->quit)) {
+		atomic_store(&ctl->writer_busy, 1);
+		len = atomic_load(&ctl->writer_len);
 		switch (atomic_load(&ctl->writer_on)) {
 		case MMAP:
-			if (mmap(buf, writer_size, PROT_READ | PROT_WRITE,
+			if (mmap(buf, len, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
 				 0) != buf)
 				continue;
-			for (off = 0; off < writer_size; off += pagesize)
+			for (off = 0; off < len; off += pagesize)
 				buf[off] = 1;
 			break;
 		case MPROTECT:
-			if (mprotect(buf, writer_size, PROT_READ) ||
-			    mprotect(buf, writer_size, PROT_READ | PROT_WRITE))
+			t = now();
+			if (mprotect(buf, len, PROT_READ) ||
+			    mprotect(buf, len, PROT_READ | PROT_WRITE))
 				continue;
+			atomic_fetch_add(&ctl->hold_ns, (now() - t) * 1e9);
+			atomic_fetch_add(&ctl->hold_calls, 2);
 			break;
 		default:
+			atomic_store(&ctl->writer_busy, 0);
 			usleep(1000);
 			continue;
 		}
 		atomic_fetch_add(&ctl->writer_loops, 1);
+		atomic_store(&ctl->writer_busy, 0);
 	}
 	return NULL;
 }
@@ -136,10 +170,25 @@ static void *reader(void *arg)
 		atomic_fetch_add(&read_errors, 1);
 		return NULL;
 	}
+	unsigned int seed = 1;
+
 	while (!atomic_load(&stop_readers)) {
+		double t;
+		ssize_t got;
+
+		if (lat) {
+			struct timespec ts = {
+				.tv_nsec = 500000 + rand_r(&seed) % 500000,
+			};
+
+			nanosleep(&ts, NULL);
+		}
+		t = lat ? now() : 0;
 		off = (off + pagesize) % region_size;
-		if (pread(mem_fd, buf, pagesize, region + off) !=
-		    (ssize_t)pagesize) {
+		got = pread(mem_fd, buf, pagesize, region + off);
+		if (lat && lat_n < lat_max)
+			lat[lat_n++] = now() - t;
+		if (got != (ssize_t)pagesize) {
 			ksft_print_msg("pread: %s\n", strerror(errno));
 			atomic_fetch_add(&read_errors, 1);
 			break;
@@ -154,14 +203,6 @@ static void *reader(void *arg)
 	atomic_fetch_add(&total_reads, n);
 	free(buf);
 	return NULL;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* One round: @readers threads for @seconds; reads/s, writer loops/s. */
@@ -197,14 +238,60 @@ static bool round_once(int readers, int seconds, enum writer_mode mode,
 	return true;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The @p quantile of the latencies recorded, in microseconds. */
+static double quantile(double p)
+{
+	long i = lround(p * (lat_n - 1));
+
+	return lat[i] * 1e6;
+}
+
+/*
+ * -l: one reader, the mprotect writer on @mib MiB of its buffer (none if
+ * 0); prints the LATENCY line.
+ */
+static bool latency_round(int seconds, int mib)
+{
+	double reads_s, loops_s, hold;
+	long calls, ns;
+
+	atomic_store(&ctl->writer_len, (unsigned long)mib << 20);
+	atomic_store(&ctl->hold_ns, 0);
+	atomic_store(&ctl->hold_calls, 0);
+	lat_n = 0;
+	if (!round_once(1, seconds, mib ? MPROTECT : NOWRITER, &reads_s,
+			&loops_s) || !lat_n)
+		return false;
+	/* the writer may be inside a call still: let it finish */
+	while (atomic_load(&ctl->writer_busy))
+		usleep(1000);
+	calls = atomic_load(&ctl->hold_calls);
+	ns = atomic_load(&ctl->hold_ns);
+	hold = calls ? ns / 1e3 / calls : 0;
+	qsort(lat, lat_n, sizeof(*lat), cmp_double);
+	ksft_print_msg("LATENCY %d %ld %.1f %.1f %.1f %.1f\n", mib, lat_n,
+		       quantile(0.5), quantile(0.99), lat[lat_n - 1] * 1e6,
+		       hold);
+	fflush(stdout);
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	int readers = 2, seconds = 2, rounds = 5, mib = 4, wmib = 4;
 	int opt, i, status;
+	bool latency = false;
 	char path[64];
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "r:s:n:m:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:s:n:m:w:l")) != -1) {
 		switch (opt) {
 		case 'r':
 			readers = atoi(optarg);
@@ -221,22 +308,26 @@ int main(int argc, char **argv)
 		case 'w':
 			wmib = atoi(optarg);
 			break;
+		case 'l':
+			latency = true;
+			break;
 		default:
 			fprintf(stderr,
-				"usage: %s [-r readers] [-s seconds] [-n rounds] [-m MiB] [-w MiB]\n",
+				"usage: %s [-r readers] [-s seconds] [-n rounds] [-m MiB] [-w MiB] [-l]\n",
 				argv[0]);
 			return KSFT_FAIL;
 		}
 	}
 	if (readers < 1 || readers > 64 || seconds < 1 || rounds < 1 ||
-	    mib < 1 || wmib < 1) {
+	    mib < 1 || wmib < 1 || (latency && wmib > 256)) {
 		fprintf(stderr, "%s: bad arguments\n", argv[0]);
 		return KSFT_FAIL;
 	}
 
 	pagesize = getpagesize();
 	region_size = (size_t)mib << 20;
-	writer_size = (size_t)wmib << 20;
+	/* -l: the writer flips up to 16 times -w MiB */
+	writer_size = (size_t)wmib << (latency ? 24 : 20);
 	ksft_print_header();
 	ksft_set_plan(1);
 
@@ -244,6 +335,7 @@ int main(int argc, char **argv)
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctl == MAP_FAILED)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	atomic_store(&ctl->writer_len, writer_size);
 	pid = fork();
 	if (pid < 0)
 		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
@@ -256,13 +348,31 @@ int main(int argc, char **argv)
 			ksft_exit_fail_msg("child failed to set up\n");
 		usleep(1000);
 	}
+	if (latency) {
+		lat_max = 1 << 21;
+		lat = malloc(lat_max * sizeof(*lat));
+		if (!lat)
+			ksft_exit_fail_msg("malloc: %s\n", strerror(errno));
+	}
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	mem_fd = open(path, O_RDONLY);
 	if (mem_fd < 0)
 		ksft_exit_fail_msg("%s: %s\n", path, strerror(errno));
 
 	/* Interleave the kinds of round, so that drift hits all. */
-	for (i = 0; i < rounds; i++) {
+	for (i = 0; latency && i < rounds; i++) {
+		static const int times[] = { 0, 1, 4, 16 };
+		int t;
+
+		for (t = 0; t < 4; t++) {
+			if (!latency_round(seconds, times[t] * wmib)) {
+				atomic_store(&ctl->quit, 1);
+				waitpid(pid, &status, 0);
+				ksft_exit_fail_msg("a reader failed\n");
+			}
+		}
+	}
+	for (i = 0; !latency && i < rounds; i++) {
 		enum writer_mode w;
 		int r;
 
@@ -286,7 +396,11 @@ int main(int argc, char **argv)
 
 	atomic_store(&ctl->quit, 1);
 	waitpid(pid, &status, 0);
-	ksft_test_result_pass("%d rounds of %d s with 1 to %d reader(s)\n",
-			      rounds, seconds, readers);
+	if (latency)
+		ksft_test_result_pass("%d latency rounds of %d s, writer on 0 to %d MiB\n",
+				      rounds, seconds, 16 * wmib);
+	else
+		ksft_test_result_pass("%d rounds of %d s with 1 to %d reader(s)\n",
+				      rounds, seconds, readers);
 	ksft_finished();
 }

@@ -6,14 +6,23 @@
  * of 4 KiB, 64 KiB and 1 MiB, against the copying alternative: write() of
  * the same buffer into the pipe, then the same splice() on.
  *
- * Each combination runs for -s seconds after a warm-up round (the first
- * vmsplice() of a page may have to migrate it, see FOLL_LONGTERM), -n
- * times; every round prints
+ * "tee" is the shape of a vmsplice() user that serves one response to many
+ * clients (a load generator, a cache): the response goes into a master
+ * pipe, tee() copies the master's buffers (references, not data) into one
+ * pipe per request, and each of those is spliced to its own TCP connection
+ * over loopback.  One round fills the master, serves NR_REQUESTS requests
+ * from it and empties it again.
+ *
+ * Each combination runs for -s seconds (or -i iterations) after a warm-up
+ * iteration (the first vmsplice() of a page may have to migrate it, see
+ * FOLL_LONGTERM), -n times; every round prints
  *
  *   # VMSPLICE <sink> <bytes per write> <vmsplice|write> <bytes/s>
  *
- * A thread drains the socket's far end.  Not a test: it passes unless a
- * system call fails.
+ * counting the bytes that reached the sink.  -k SINK, -z BYTES and
+ * -m vmsplice|write run one sink, one size or one column only.  A thread
+ * drains the sockets' far ends.  Not a test: it passes unless a system
+ * call fails.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,12 +36,14 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include "../kselftest.h"
 
 #define PIPE_SIZE	(1024 * 1024)
+#define NR_REQUESTS	4
 
 /*
  * "fresh": to /dev/null, but from memory mapped and written anew for every
@@ -40,9 +51,9 @@
  * page faults are in both columns, and so, for vmsplice(), is whatever a
  * long-term pin of new memory costs (its migration out of ZONE_MOVABLE).
  */
-enum sink { SINK_NULL, SINK_FRESH, SINK_UNIX, SINK_TCP, NR_SINKS };
+enum sink { SINK_NULL, SINK_FRESH, SINK_UNIX, SINK_TCP, SINK_TEE, NR_SINKS };
 static const char * const sink_name[NR_SINKS] = {
-	"null", "fresh", "unix", "tcp"
+	"null", "fresh", "unix", "tcp", "tee"
 };
 
 static const size_t sizes[] = { 4096, 65536, 1 << 20 };
@@ -55,13 +66,31 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+struct far_ends {
+	int fd[NR_REQUESTS];
+	int nr;
+};
+
+/* Read whatever arrives on any of the far ends until they all close. */
 static void *drain(void *arg)
 {
-	int fd = *(int *)arg;
+	struct far_ends *far = arg;
+	struct pollfd pfd[NR_REQUESTS];
 	static char buf[PIPE_SIZE];
+	int i, open = far->nr;
 
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
+	for (i = 0; i < far->nr; i++)
+		pfd[i] = (struct pollfd){ .fd = far->fd[i], .events = POLLIN };
+	while (open && poll(pfd, far->nr, -1) > 0) {
+		for (i = 0; i < far->nr; i++) {
+			if (!pfd[i].revents)
+				continue;
+			if (read(pfd[i].fd, buf, sizeof(buf)) <= 0) {
+				pfd[i].fd = -1;
+				open--;
+			}
+		}
+	}
 	return NULL;
 }
 
@@ -113,12 +142,56 @@ static int empty_pipe(int fd, int out, size_t size)
 	return 0;
 }
 
-/* bytes/s moved through the pipe to @out for @seconds, or -1 */
-static double run(int pfd[2], int out, char *buf, size_t size, bool copy,
-		  bool fresh, double seconds)
+/* Duplicate all @size bytes of pipe @in into the empty pipe @out. */
+static int tee_all(int in, int out, size_t size)
 {
+	ssize_t n = tee(in, out, size, 0);
+
+	if (n == (ssize_t)size)
+		return 0;
+	if (n >= 0)		/* room for all of it: a short tee() is a bug */
+		errno = EIO;
+	return -1;
+}
+
+struct setup {
+	enum sink sink;
+	int pfd[2];			/* the pipe, or the master pipe */
+	int out[NR_REQUESTS];		/* /dev/null, or the sockets */
+	int req[NR_REQUESTS][2];	/* "tee": the per-request pipes */
+	int null;			/* "tee": empties the master */
+	struct far_ends far;
+	pthread_t reader;
+};
+
+/* One iteration: @size bytes through the pipe(s); bytes delivered, or -1 */
+static long long iteration(struct setup *st, char *buf, size_t size,
+			   bool copy)
+{
+	int r;
+
+	if (fill_pipe(st->pfd[1], buf, size, copy))
+		return -1;
+	if (st->sink != SINK_TEE)
+		return empty_pipe(st->pfd[0], st->out[0], size) ? -1 :
+		       (long long)size;
+	for (r = 0; r < NR_REQUESTS; r++)
+		if (tee_all(st->pfd[0], st->req[r][1], size) ||
+		    empty_pipe(st->req[r][0], st->out[r], size))
+			return -1;
+	return empty_pipe(st->pfd[0], st->null, size) ? -1 :
+	       (long long)size * NR_REQUESTS;
+}
+
+/* bytes/s delivered for @seconds, or @iters iterations if not 0; or -1 */
+static double run(struct setup *st, char *buf, size_t size, bool copy,
+		  double seconds, long iters)
+{
+	bool fresh = st->sink == SINK_FRESH;
 	double start = now(), t;
 	unsigned long long bytes = 0;
+	long done = 0;
+	long long n;
 
 	do {
 		if (fresh) {
@@ -128,80 +201,141 @@ static double run(int pfd[2], int out, char *buf, size_t size, bool copy,
 				return -1;
 			memset(buf, 0x5a, size);
 		}
-		if (fill_pipe(pfd[1], buf, size, copy) ||
-		    empty_pipe(pfd[0], out, size))
+		n = iteration(st, buf, size, copy);
+		if (n < 0)
 			return -1;
 		if (fresh)
 			munmap(buf, size);
-		bytes += size;
+		bytes += n;
 		t = now() - start;
-	} while (t < seconds);
+	} while (iters ? ++done < iters : t < seconds);
 	return bytes / t;
 }
 
-static int bench(enum sink sink, double seconds, int rounds)
+static int setup(struct setup *st, enum sink sink)
 {
-	int pfd[2], sv[2], out, s, r, m;
-	pthread_t reader;
-	char *buf;
+	int sv[2], r, nr = sink == SINK_TEE ? NR_REQUESTS : 1;
 
-	if (pipe(pfd) || fcntl(pfd[0], F_SETPIPE_SZ, PIPE_SIZE) < 0)
+	memset(st, 0, sizeof(*st));
+	st->sink = sink;
+	if (pipe(st->pfd) || fcntl(st->pfd[0], F_SETPIPE_SZ, PIPE_SIZE) < 0)
 		return -1;
 	if (sink == SINK_NULL || sink == SINK_FRESH) {
-		out = open("/dev/null", O_WRONLY);
-		if (out < 0)
+		st->out[0] = open("/dev/null", O_WRONLY);
+		return st->out[0] < 0 ? -1 : 0;
+	}
+	if (sink == SINK_TEE) {
+		st->null = open("/dev/null", O_WRONLY);
+		if (st->null < 0)
 			return -1;
-	} else {
+	}
+	for (r = 0; r < nr; r++) {
 		if (sink == SINK_UNIX ?
 		    socketpair(AF_UNIX, SOCK_STREAM, 0, sv) : tcp_pair(sv))
 			return -1;
-		out = sv[0];
-		if (pthread_create(&reader, NULL, drain, &sv[1])) {
-			errno = EAGAIN;
+		st->out[r] = sv[0];
+		st->far.fd[r] = sv[1];
+		if (sink == SINK_TEE &&
+		    (pipe(st->req[r]) ||
+		     fcntl(st->req[r][0], F_SETPIPE_SZ, PIPE_SIZE) < 0))
 			return -1;
+	}
+	st->far.nr = nr;
+	if (pthread_create(&st->reader, NULL, drain, &st->far)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return 0;
+}
+
+static void teardown(struct setup *st)
+{
+	int r;
+
+	for (r = 0; r < st->far.nr; r++)
+		shutdown(st->far.fd[r], SHUT_RDWR);
+	if (st->far.nr)
+		pthread_join(st->reader, NULL);
+	for (r = 0; r < NR_REQUESTS; r++) {
+		if (st->out[r] > 0)
+			close(st->out[r]);
+		if (st->far.fd[r] > 0)
+			close(st->far.fd[r]);
+		if (st->req[r][0] > 0) {
+			close(st->req[r][0]);
+			close(st->req[r][1]);
 		}
 	}
+	if (st->null > 0)
+		close(st->null);
+	close(st->pfd[0]);
+	close(st->pfd[1]);
+}
+
+static const char * const mode_name[2] = { "vmsplice", "write" };
+
+static int bench(enum sink sink, double seconds, long iters, int rounds,
+		 size_t only_size, int only_mode)
+{
+	struct setup st;
+	int s, r, m, ret = -1;
+	char *buf;
+
 	buf = aligned_alloc(4096, sizes[2]);
 	if (!buf)
 		return -1;
 	memset(buf, 0x5a, sizes[2]);
+	if (setup(&st, sink))
+		goto out;
 	for (s = 0; s < 3; s++) {
+		if (only_size && sizes[s] != only_size)
+			continue;
 		for (m = 0; m < 2; m++)		/* warm-up */
-			if (run(pfd, out, buf, sizes[s], m,
-				sink == SINK_FRESH, seconds / 4) < 0)
-				return -1;
+			if ((only_mode < 0 || m == only_mode) &&
+			    run(&st, buf, sizes[s], m, 0, 1) < 0)
+				goto out;
 		for (r = 0; r < rounds; r++) {
 			for (m = 0; m < 2; m++) {
-				double bps = run(pfd, out, buf, sizes[s], m,
-						 sink == SINK_FRESH, seconds);
+				double bps;
 
+				if (only_mode >= 0 && m != only_mode)
+					continue;
+				bps = run(&st, buf, sizes[s], m, seconds,
+					  iters);
 				if (bps < 0)
-					return -1;
+					goto out;
 				printf("# VMSPLICE %s %zu %s %.0f\n",
 				       sink_name[sink], sizes[s],
-				       m ? "write" : "vmsplice", bps);
+				       mode_name[m], bps);
 				fflush(stdout);
 			}
 		}
 	}
-	close(out);
-	if (sink == SINK_UNIX || sink == SINK_TCP) {
-		shutdown(sv[1], SHUT_RDWR);
-		pthread_join(reader, NULL);
-		close(sv[1]);
-	}
-	close(pfd[0]);
-	close(pfd[1]);
+	ret = 0;
+out:
+	teardown(&st);
 	free(buf);
-	return 0;
+	return ret;
+}
+
+static int lookup(const char *name, const char * const *names, int nr)
+{
+	int i;
+
+	for (i = 0; i < nr; i++)
+		if (!strcmp(name, names[i]))
+			return i;
+	return -1;
 }
 
 int main(int argc, char **argv)
 {
+	int rounds = 5, opt, s, only_sink = -1, only_mode = -1;
+	size_t only_size = 0;
 	double seconds = 0.5;
-	int rounds = 5, opt, s;
+	long iters = 0;
 
-	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:i:k:z:m:")) != -1) {
 		switch (opt) {
 		case 's':
 			seconds = atof(optarg);
@@ -209,22 +343,50 @@ int main(int argc, char **argv)
 		case 'n':
 			rounds = atoi(optarg);
 			break;
+		case 'i':
+			iters = atol(optarg);
+			if (iters <= 0)
+				seconds = 0;	/* refused below */
+			break;
+		case 'k':
+			only_sink = lookup(optarg, sink_name, NR_SINKS);
+			if (only_sink < 0)
+				seconds = 0;
+			break;
+		case 'z':
+			only_size = strtoul(optarg, NULL, 0);
+			if (only_size != sizes[0] && only_size != sizes[1] &&
+			    only_size != sizes[2])
+				seconds = 0;
+			break;
+		case 'm':
+			only_mode = lookup(optarg, mode_name, 2);
+			if (only_mode < 0)
+				seconds = 0;
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-s seconds] [-n rounds]\n",
-				argv[0]);
-			return KSFT_FAIL;
+			seconds = 0;
+			break;
 		}
 	}
-	if (seconds <= 0 || rounds <= 0) {
-		fprintf(stderr, "-s and -n must be positive\n");
+	if (seconds <= 0 || rounds <= 0 || optind != argc) {
+		fprintf(stderr,
+			"usage: %s [-s seconds | -i iterations] [-n rounds] [-k null|fresh|unix|tcp|tee]\n"
+			"       [-z 4096|65536|1048576] [-m vmsplice|write]\n",
+			argv[0]);
 		return KSFT_FAIL;
 	}
 	ksft_print_header();
-	ksft_set_plan(NR_SINKS);
+	ksft_set_plan(only_sink < 0 ? NR_SINKS : 1);
 	for (s = 0; s < NR_SINKS; s++) {
-		if (bench(s, seconds, rounds))
+		if (only_sink >= 0 && s != only_sink)
+			continue;
+		if (bench(s, seconds, iters, rounds, only_size, only_mode))
 			ksft_test_result_fail("%s: %s\n", sink_name[s],
 					      strerror(errno));
+		else if (iters)
+			ksft_test_result_pass("%s: %d rounds of %ld iterations\n",
+					      sink_name[s], rounds, iters);
 		else
 			ksft_test_result_pass("%s: %d rounds of %.2f s\n",
 					      sink_name[s], rounds, seconds);

@@ -338,7 +338,9 @@ def verdict(low, high, resolution=RESOLUTION, ratio=None):
     """faster / slower when the interval excludes 1 (by how much, given
     the ratio); no difference when it holds 1 and lies within 1 +-
     resolution; otherwise unresolved."""
-    by = f" by {abs(ratio - 1):.1%}" if ratio is not None else ""
+    # a difference below 0.1% shows two decimals, not "by 0.0%"
+    by = "" if ratio is None else \
+        f" by {abs(ratio - 1):.{1 if abs(ratio - 1) >= 0.001 else 2}%}"
     if low > 1:
         return "faster" + by
     if high < 1:

@@ -4,11 +4,11 @@ against patched.
 A QEMU TCG plugin (harness/profile/insnprof.c) counts the guest kernel
 instructions executed at each address.  Each kernel (the bench kernels,
 as make bench) boots once per suite of group `profile` in harness/suites;
-those come in pairs, NAME_1 and NAME_2, that run the same vmsplice_bench
-workload for -i N and -i 2N iterations.  The difference of the two counts
+those come in pairs, NAME_1 and NAME_2, that run the same workload for N
+and 2N iterations (vmsplice_bench -i, gup_test -r).  The difference of the two counts
 is N iterations' worth: boot, set-up and warm-up cancel out.  Counts are
 attributed to functions with vmlinux's symbol table and divided by the
-pages the iterations vmspliced.  Instruction counts, not time: the same
+pages the iterations vmspliced or pinned.  Instruction counts, not time: the same
 on any host, and exact."""
 
 import bisect
@@ -44,18 +44,25 @@ def build_plugin(outdir):
 
 
 def qemu_has_plugins():
-    proc = subprocess.run(["qemu-system-x86_64", "-plugin", "help"],
+    """A QEMU built with plugins fails to load a missing one; one built
+    without them refuses the option."""
+    proc = subprocess.run(["qemu-system-x86_64", "-display", "none",
+                           "-plugin", "file=/nonexistent-gupharness"],
                           capture_output=True, text=True, check=False)
-    return "file=" in proc.stdout + proc.stderr
+    return "Could not load plugin" in proc.stdout + proc.stderr
 
 
 def workload(command):
-    """(iterations, bytes per iteration) from a vmsplice_bench command."""
-    it = re.search(r"-i (\d+)", command)
-    size = re.search(r"-z (\d+)", command)
-    if not it or not size:
-        raise HarnessError(f"profile suite `{command}`: needs -i and -z")
-    return int(it.group(1)), int(size.group(1))
+    """(iterations, pages per iteration) of a profile suite's command:
+    vmsplice_bench -i N -z BYTES, or gup_test -r N -m MiB (every repeat
+    goes over the whole region)."""
+    opts = dict(re.findall(r"-([izrm]) (\d+)", command))
+    if "vmsplice_bench" in command and {"i", "z"} <= set(opts):
+        return int(opts["i"]), max(1, int(opts["z"]) // PAGE)
+    if "gup_test" in command and {"r", "m"} <= set(opts):
+        return int(opts["r"]), int(opts["m"]) * (1 << 20) // PAGE
+    raise HarnessError(f"profile suite `{command}`: vmsplice_bench with -i "
+                       "and -z, or gup_test with -r and -m")
 
 
 def pairs(suites):
@@ -74,9 +81,11 @@ def pairs(suites):
                                f"and {name}_2")
         (i1, z1), (i2, z2) = workload(d["1"].command), \
             workload(d["2"].command)
-        if z1 != z2 or i2 <= i1:
-            raise HarnessError(f"profile suites {name}_1/_2: same -z, and "
-                               "more iterations in _2")
+        if z1 != z2 or i2 <= i1 or \
+                re.sub(r"-[ir] \d+", "", d["1"].command) != \
+                re.sub(r"-[ir] \d+", "", d["2"].command):
+            raise HarnessError(f"profile suites {name}_1/_2: the same "
+                               "command but for more iterations in _2")
         out[name] = (d["1"], d["2"])
     return out
 
@@ -124,7 +133,7 @@ def table(name, pages, res, top=25):
     funcs = sorted(set(b) | set(p),
                    key=lambda f: (-abs(p.get(f, 0) - b.get(f, 0)),
                                   -max(b.get(f, 0), p.get(f, 0)), f))
-    lines = [f"{name}: instructions per page vmspliced ({pages} pages): "
+    lines = [f"{name}: instructions per page ({pages} pages): "
              f"base {tb:.1f}, patched {tp:.1f}, difference {tp - tb:+.1f} "
              f"({tp / tb if tb else 0:.3f}x)",
              f"  {'function':<40} {'base':>8} {'patched':>8} {'diff':>8}"]
@@ -189,12 +198,12 @@ def cmd_profile():
     stage("profile results")
     parts = []
     for name, (one, two) in sorted(todo.items()):
-        (i1, size), (i2, _) = workload(one.command), workload(two.command)
-        pages = (i2 - i1) * max(1, size // PAGE)
+        (i1, per), (i2, _) = workload(one.command), workload(two.command)
+        pages = (i2 - i1) * per
         res = {k: difference(counts[(k, one.name)], counts[(k, two.name)],
                              pages) for k in ("base", "patched")}
         parts.append(table(f"{name[5:]} ({two.command.split('./', 1)[-1]} "
-                           f"less -i {i1})", pages, res,
+                           f"less {i1} iterations)", pages, res,
                            env_int("PROFILE_TOP", 25)))
     text = "\n\n".join(parts)
     say(text)

@@ -176,6 +176,8 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(bench.verdict(1.01, 1.2), "faster")
         self.assertEqual(bench.verdict(0.997, 0.999, ratio=0.998),
                          "slower by 0.2%")
+        self.assertEqual(bench.verdict(0.9996, 0.9998, ratio=0.9997),
+                         "slower by 0.03%")
         self.assertEqual(bench.verdict(0.4, 0.99), "slower")
         self.assertEqual(bench.verdict(0.96, 1.04),
                          "no difference (within 5%)")

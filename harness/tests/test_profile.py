@@ -13,7 +13,14 @@ class ProfileTest(unittest.TestCase):
         one = suite("prof_x_1", "./vmsplice_bench -k null -z 4096 -i 10")
         two = suite("prof_x_2", "./vmsplice_bench -k null -z 4096 -i 30")
         self.assertEqual(profile.pairs([one, two]), {"prof_x": (one, two)})
-        self.assertEqual(profile.workload(two.command), (30, 4096))
+        self.assertEqual(profile.workload(two.command), (30, 1))
+        self.assertEqual(profile.workload("./vmsplice_bench -z 65536 -i 3"),
+                         (3, 16))
+        self.assertEqual(profile.workload("./gup_test -L -T -n 512 -r 2 "
+                                          "-m 32"), (2, 8192))
+        with self.assertRaises(HarnessError):       # another command
+            profile.pairs([one, suite("prof_x_2", one.command.replace(
+                "null", "tee").replace("-i 10", "-i 20"))])
         with self.assertRaises(HarnessError):       # no partner
             profile.pairs([one])
         with self.assertRaises(HarnessError):       # not more iterations

@@ -33,7 +33,10 @@
  *
  *   # LATENCY <writer MiB> <reads> <p50 us> <p99 us> <max us> <hold us>
  *
- * where hold is the writer's mean time per mprotect() call.
+ * where hold is the writer's mean time per mprotect() call, waiting for
+ * the lock included.  A writer-size round of few reads (the largest
+ * writer slows the reader down) has a p99 close to its maximum: the
+ * reads column says how many there were.  -r does not apply to -l.
  *
  * This is a benchmark, not a test: it fails only if it cannot run, or if
  * a read fails or returns wrong data.
@@ -70,9 +73,10 @@ static const char * const mode_name[NR_MODES] = {
 struct control {
 	atomic_int writer_on;		/* enum writer_mode */
 	atomic_int quit;		/* the child exits */
-	atomic_long writer_loops;	/* mmap + munmap pairs done */
+	atomic_long writer_loops;	/* loops done (see writer()) */
+	atomic_int writer_errors;	/* mmap() or mprotect() failed */
 	atomic_ulong writer_len;	/* bytes of the buffer it works on */
-	atomic_long hold_ns;		/* time in mprotect() (-l) */
+	atomic_llong hold_ns;		/* time in mprotect() calls (-l) */
 	atomic_long hold_calls;
 	atomic_int writer_busy;		/* inside a loop */
 	atomic_ulong region;		/* the child's region, once set up */
@@ -83,6 +87,7 @@ static size_t pagesize, region_size, writer_size;
 static int mem_fd;
 static atomic_int stop_readers, read_errors;
 static atomic_long total_reads;
+static atomic_uint reader_runs;
 static double *lat;			/* -l: one reader's pread() times, s */
 static long lat_max, lat_n;
 
@@ -107,16 +112,22 @@ static void *writer(void *arg)
 		case MMAP:
 			if (mmap(buf, len, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
-				 0) != buf)
+				 0) != buf) {
+				atomic_fetch_add(&ctl->writer_errors, 1);
+				atomic_store(&ctl->writer_busy, 0);
 				continue;
+			}
 			for (off = 0; off < len; off += pagesize)
 				buf[off] = 1;
 			break;
 		case MPROTECT:
 			t = now();
 			if (mprotect(buf, len, PROT_READ) ||
-			    mprotect(buf, len, PROT_READ | PROT_WRITE))
+			    mprotect(buf, len, PROT_READ | PROT_WRITE)) {
+				atomic_fetch_add(&ctl->writer_errors, 1);
+				atomic_store(&ctl->writer_busy, 0);
 				continue;
+			}
 			atomic_fetch_add(&ctl->hold_ns, (now() - t) * 1e9);
 			atomic_fetch_add(&ctl->hold_calls, 2);
 			break;
@@ -163,6 +174,8 @@ static void *reader(void *arg)
 {
 	unsigned long off = (unsigned long)arg * pagesize * 7;
 	unsigned long region = atomic_load(&ctl->region);
+	/* a different, reproducible sequence of pauses in every round */
+	unsigned int seed = atomic_fetch_add(&reader_runs, 1) + 1;
 	char *buf = malloc(pagesize);
 	long n = 0;
 
@@ -170,7 +183,6 @@ static void *reader(void *arg)
 		atomic_fetch_add(&read_errors, 1);
 		return NULL;
 	}
-	unsigned int seed = 1;
 
 	while (!atomic_load(&stop_readers)) {
 		double t;
@@ -189,7 +201,8 @@ static void *reader(void *arg)
 		if (lat && lat_n < lat_max)
 			lat[lat_n++] = now() - t;
 		if (got != (ssize_t)pagesize) {
-			ksft_print_msg("pread: %s\n", strerror(errno));
+			ksft_print_msg("pread: %s\n", got < 0 ?
+				       strerror(errno) : "short read");
 			atomic_fetch_add(&read_errors, 1);
 			break;
 		}
@@ -212,7 +225,7 @@ static bool round_once(int readers, int seconds, enum writer_mode mode,
 	pthread_t threads[64];
 	long loops0;
 	double t0, t;
-	int i;
+	int i, err = 0;
 
 	atomic_store(&stop_readers, 0);
 	atomic_store(&total_reads, 0);
@@ -220,18 +233,24 @@ static bool round_once(int readers, int seconds, enum writer_mode mode,
 	usleep(20000);
 	loops0 = atomic_load(&ctl->writer_loops);
 	t0 = now();
-	for (i = 0; i < readers; i++)
-		if (pthread_create(&threads[i], NULL, reader,
-				   (void *)(unsigned long)i))
+	for (i = 0; i < readers; i++) {
+		err = pthread_create(&threads[i], NULL, reader,
+				     (void *)(unsigned long)i);
+		if (err)
 			break;
-	if (i == readers)
+	}
+	if (!err)
 		usleep(seconds * 1000000L);
+	else
+		ksft_print_msg("pthread_create: %s\n", strerror(err));
 	atomic_store(&stop_readers, 1);
 	while (i--)
 		pthread_join(threads[i], NULL);
+	if (err)
+		return false;
 	t = now() - t0;
 	atomic_store(&ctl->writer_on, NOWRITER);
-	if (atomic_load(&read_errors))
+	if (atomic_load(&read_errors) || atomic_load(&ctl->writer_errors))
 		return false;
 	*reads_s = atomic_load(&total_reads) / t;
 	*loops_s = (atomic_load(&ctl->writer_loops) - loops0) / t;
@@ -260,9 +279,10 @@ static double quantile(double p)
 static bool latency_round(int seconds, int mib)
 {
 	double reads_s, loops_s, hold;
-	long calls, ns;
+	long long ns;
+	long calls;
 
-	atomic_store(&ctl->writer_len, (unsigned long)mib << 20);
+	atomic_store(&ctl->writer_len, (size_t)mib << 20);
 	atomic_store(&ctl->hold_ns, 0);
 	atomic_store(&ctl->hold_calls, 0);
 	lat_n = 0;
@@ -319,7 +339,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (readers < 1 || readers > 64 || seconds < 1 || rounds < 1 ||
-	    mib < 1 || wmib < 1 || (latency && wmib > 256)) {
+	    mib < 1 || wmib < 1 || wmib > (latency ? 64 : 1024) ||
+	    mib > 1024) {
 		fprintf(stderr, "%s: bad arguments\n", argv[0]);
 		return KSFT_FAIL;
 	}
@@ -349,13 +370,15 @@ int main(int argc, char **argv)
 		usleep(1000);
 	}
 	if (latency) {
-		lat_max = 1 << 21;
+		lat_max = (long)seconds * 2000 + 16;	/* a read per 0.5 ms */
 		lat = malloc(lat_max * sizeof(*lat));
 		if (!lat)
 			ksft_exit_fail_msg("malloc: %s\n", strerror(errno));
 	}
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	mem_fd = open(path, O_RDONLY);
+	if (mem_fd < 0 && (errno == EACCES || errno == EPERM))
+		ksft_exit_skip("%s: %s\n", path, strerror(errno));
 	if (mem_fd < 0)
 		ksft_exit_fail_msg("%s: %s\n", path, strerror(errno));
 

@@ -81,7 +81,12 @@ static void *drain(void *arg)
 
 	for (i = 0; i < far->nr; i++)
 		pfd[i] = (struct pollfd){ .fd = far->fd[i], .events = POLLIN };
-	while (open && poll(pfd, far->nr, -1) > 0) {
+	while (open) {
+		if (poll(pfd, far->nr, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
 		for (i = 0; i < far->nr; i++) {
 			if (!pfd[i].revents)
 				continue;
@@ -98,18 +103,31 @@ static int tcp_pair(int sv[2])
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	socklen_t len = sizeof(addr);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
+	int l = socket(AF_INET, SOCK_STREAM, 0), err;
 
+	sv[0] = -1;
+	sv[1] = -1;
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (l < 0 || bind(l, (struct sockaddr *)&addr, sizeof(addr)) ||
 	    listen(l, 1) || getsockname(l, (struct sockaddr *)&addr, &len))
-		return -1;
+		goto fail;
 	sv[0] = socket(AF_INET, SOCK_STREAM, 0);
 	if (sv[0] < 0 || connect(sv[0], (struct sockaddr *)&addr, sizeof(addr)))
-		return -1;
+		goto fail;
 	sv[1] = accept(l, NULL, NULL);
+	if (sv[1] < 0)
+		goto fail;
 	close(l);
-	return sv[1] < 0 ? -1 : 0;
+	return 0;
+fail:
+	err = errno;
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (l >= 0)
+		close(l);
+	sv[0] = -1;
+	errno = err;
+	return -1;
 }
 
 /* Put @size bytes of @buf into the pipe, by vmsplice() or by write(). */
@@ -154,7 +172,7 @@ static int tee_all(int in, int out, size_t size)
 	return -1;
 }
 
-struct setup {
+struct bench_fds {
 	enum sink sink;
 	int pfd[2];			/* the pipe, or the master pipe */
 	int out[NR_REQUESTS];		/* /dev/null, or the sockets */
@@ -162,10 +180,11 @@ struct setup {
 	int null;			/* "tee": empties the master */
 	struct far_ends far;
 	pthread_t reader;
+	bool reading;			/* reader started: join it */
 };
 
 /* One iteration: @size bytes through the pipe(s); bytes delivered, or -1 */
-static long long iteration(struct setup *st, char *buf, size_t size,
+static long long iteration(struct bench_fds *st, char *buf, size_t size,
 			   bool copy)
 {
 	int r;
@@ -184,7 +203,7 @@ static long long iteration(struct setup *st, char *buf, size_t size,
 }
 
 /* bytes/s delivered for @seconds, or @iters iterations if not 0; or -1 */
-static double run(struct setup *st, char *buf, size_t size, bool copy,
+static double run(struct bench_fds *st, char *buf, size_t size, bool copy,
 		  double seconds, long iters)
 {
 	bool fresh = st->sink == SINK_FRESH;
@@ -202,22 +221,25 @@ static double run(struct setup *st, char *buf, size_t size, bool copy,
 			memset(buf, 0x5a, size);
 		}
 		n = iteration(st, buf, size, copy);
-		if (n < 0)
-			return -1;
 		if (fresh)
 			munmap(buf, size);
+		if (n < 0)
+			return -1;
 		bytes += n;
 		t = now() - start;
 	} while (iters ? ++done < iters : t < seconds);
 	return bytes / t;
 }
 
-static int setup(struct setup *st, enum sink sink)
+/* The fds of @sink; every one is -1 until opened. */
+static int open_sink(struct bench_fds *st, enum sink sink)
 {
-	int sv[2], r, nr = sink == SINK_TEE ? NR_REQUESTS : 1;
+	int sv[2], r, err, nr = sink == SINK_TEE ? NR_REQUESTS : 1;
 
-	memset(st, 0, sizeof(*st));
+	memset(st, -1, sizeof(*st));
 	st->sink = sink;
+	st->far.nr = 0;
+	st->reading = false;
 	if (pipe(st->pfd) || fcntl(st->pfd[0], F_SETPIPE_SZ, PIPE_SIZE) < 0)
 		return -1;
 	if (sink == SINK_NULL || sink == SINK_FRESH) {
@@ -241,35 +263,40 @@ static int setup(struct setup *st, enum sink sink)
 			return -1;
 	}
 	st->far.nr = nr;
-	if (pthread_create(&st->reader, NULL, drain, &st->far)) {
-		errno = EAGAIN;
+	err = pthread_create(&st->reader, NULL, drain, &st->far);
+	if (err) {
+		errno = err;
 		return -1;
 	}
+	st->reading = true;
 	return 0;
 }
 
-static void teardown(struct setup *st)
+static void close_fd(int fd)
 {
-	int r;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Close what open_sink() opened; errno is left as it was. */
+static void close_sink(struct bench_fds *st)
+{
+	int r, err = errno;
 
 	for (r = 0; r < st->far.nr; r++)
 		shutdown(st->far.fd[r], SHUT_RDWR);
-	if (st->far.nr)
+	if (st->reading)
 		pthread_join(st->reader, NULL);
 	for (r = 0; r < NR_REQUESTS; r++) {
-		if (st->out[r] > 0)
-			close(st->out[r]);
-		if (st->far.fd[r] > 0)
-			close(st->far.fd[r]);
-		if (st->req[r][0] > 0) {
-			close(st->req[r][0]);
-			close(st->req[r][1]);
-		}
+		close_fd(st->out[r]);
+		close_fd(st->far.fd[r]);
+		close_fd(st->req[r][0]);
+		close_fd(st->req[r][1]);
 	}
-	if (st->null > 0)
-		close(st->null);
-	close(st->pfd[0]);
-	close(st->pfd[1]);
+	close_fd(st->null);
+	close_fd(st->pfd[0]);
+	close_fd(st->pfd[1]);
+	errno = err;
 }
 
 static const char * const mode_name[2] = { "vmsplice", "write" };
@@ -277,15 +304,17 @@ static const char * const mode_name[2] = { "vmsplice", "write" };
 static int bench(enum sink sink, double seconds, long iters, int rounds,
 		 size_t only_size, int only_mode)
 {
-	struct setup st;
+	struct bench_fds st;
 	int s, r, m, ret = -1;
 	char *buf;
 
-	buf = aligned_alloc(4096, sizes[2]);
-	if (!buf)
+	/* page-aligned, so that a size is that many pages' worth */
+	buf = mmap(NULL, sizes[2], PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
 		return -1;
 	memset(buf, 0x5a, sizes[2]);
-	if (setup(&st, sink))
+	if (open_sink(&st, sink))
 		goto out;
 	for (s = 0; s < 3; s++) {
 		if (only_size && sizes[s] != only_size)
@@ -304,17 +333,17 @@ static int bench(enum sink sink, double seconds, long iters, int rounds,
 					  iters);
 				if (bps < 0)
 					goto out;
-				printf("# VMSPLICE %s %zu %s %.0f\n",
-				       sink_name[sink], sizes[s],
-				       mode_name[m], bps);
+				ksft_print_msg("VMSPLICE %s %zu %s %.0f\n",
+					       sink_name[sink], sizes[s],
+					       mode_name[m], bps);
 				fflush(stdout);
 			}
 		}
 	}
 	ret = 0;
 out:
-	teardown(&st);
-	free(buf);
+	close_sink(&st);
+	munmap(buf, sizes[2]);
 	return ret;
 }
 
@@ -328,52 +357,70 @@ static int lookup(const char *name, const char * const *names, int nr)
 	return -1;
 }
 
+static void help(const char *name)
+{
+	fprintf(stderr,
+		"usage: %s [-s seconds | -i iterations] [-n rounds]\n"
+		"       [-k null|fresh|unix|tcp|tee] [-z 4096|65536|1048576] [-m vmsplice|write]\n",
+		name);
+}
+
+/* A whole positive number, or 0 */
+static unsigned long number(const char *arg)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 0);
+	return errno || end == arg || *end || arg[0] == '-' ? 0 : v;
+}
+
 int main(int argc, char **argv)
 {
 	int rounds = 5, opt, s, only_sink = -1, only_mode = -1;
+	bool bad = false, timed = false;
 	size_t only_size = 0;
 	double seconds = 0.5;
 	long iters = 0;
+	char *end;
 
 	while ((opt = getopt(argc, argv, "s:n:i:k:z:m:")) != -1) {
 		switch (opt) {
 		case 's':
-			seconds = atof(optarg);
+			seconds = strtod(optarg, &end);
+			bad |= *end || end == optarg || !(seconds > 0 &&
+							  seconds < 3600);
+			timed = true;
 			break;
 		case 'n':
-			rounds = atoi(optarg);
+			rounds = number(optarg);
+			bad |= rounds <= 0;
 			break;
 		case 'i':
-			iters = atol(optarg);
-			if (iters <= 0)
-				seconds = 0;	/* refused below */
+			iters = number(optarg);
+			bad |= iters <= 0;
 			break;
 		case 'k':
 			only_sink = lookup(optarg, sink_name, NR_SINKS);
-			if (only_sink < 0)
-				seconds = 0;
+			bad |= only_sink < 0;
 			break;
 		case 'z':
-			only_size = strtoul(optarg, NULL, 0);
-			if (only_size != sizes[0] && only_size != sizes[1] &&
-			    only_size != sizes[2])
-				seconds = 0;
+			only_size = number(optarg);
+			bad |= only_size != sizes[0] && only_size != sizes[1] &&
+			       only_size != sizes[2];
 			break;
 		case 'm':
 			only_mode = lookup(optarg, mode_name, 2);
-			if (only_mode < 0)
-				seconds = 0;
+			bad |= only_mode < 0;
 			break;
 		default:
-			seconds = 0;
+			bad = true;
 			break;
 		}
 	}
-	if (seconds <= 0 || rounds <= 0 || optind != argc) {
-		fprintf(stderr,
-			"usage: %s [-s seconds | -i iterations] [-n rounds] [-k null|fresh|unix|tcp|tee]\n"
-			"       [-z 4096|65536|1048576] [-m vmsplice|write]\n",
-			argv[0]);
+	if (bad || (timed && iters) || optind != argc) {
+		help(argv[0]);
 		return KSFT_FAIL;
 	}
 	ksft_print_header();

@@ -56,10 +56,15 @@ def _kernel_and_initrd(tree, kind, rev, src, suites, shared_from=None,
     return os.path.join(build, "arch/x86/boot/bzImage"), initrd
 
 
+def build_dir(kernel):
+    """The build folder of a bzImage from _kernel_and_initrd()."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.dirname(kernel))))
+
+
 def selftest_dir(kernel):
     """The selftest folder next to a bzImage from _kernel_and_initrd()."""
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.dirname(kernel)))), "kselftest", "mm")
+    return os.path.join(build_dir(kernel), "kselftest", "mm")
 
 
 def evaluate(g, suites, summary, label=""):

@@ -165,7 +165,8 @@ def cmd_profile():
     os.makedirs(outdir, exist_ok=True)
     so = build_plugin(outdir)
     build_kind = bench_build_kinds()
-    from .main import _kernel_and_initrd, evaluate, selftest_dir
+    from .main import (_kernel_and_initrd, build_dir, evaluate,
+                       selftest_dir)
     kernels = {"patched": (head, series.checkout_for_build(tree, "patched",
                                                            head)),
                "base": (tree.base_rev, tree.checkout)}
@@ -178,8 +179,7 @@ def cmd_profile():
                                             suites, shared)
         if kind == "patched":
             shared = selftest_dir(kernel)
-        vmlinux = os.path.join(os.path.dirname(os.path.dirname(
-            os.path.dirname(os.path.dirname(kernel)))), "vmlinux")
+        vmlinux = os.path.join(build_dir(kernel), "vmlinux")
         syms = symbols(vmlinux)
         for s in suites:
             out = os.path.join(outdir, f"{kind}-{s.name}.counts")

@@ -7,7 +7,8 @@ H = PYTHON=$(PYTHON) harness/gup
 
 # Settings, passed to the harness through the environment.
 export KIND KSRC PATCHES SUITES GROUP DEMOS ACCEL BOOT_TIMEOUT GUEST_TIMEOUT JOBS CACHE \
-	MEM SMP MOVABLECORE APPEND FORCE CONFIG_EXTRA BASE BASE_VERSION V MATRIX BENCH_ROUNDS
+	MEM SMP MOVABLECORE APPEND FORCE CONFIG_EXTRA BASE BASE_VERSION V MATRIX BENCH_ROUNDS \
+	BISECT PREFIXES
 
 .PHONY: all check tree export verify lint bisect shell bench profile base build debug regress \
 	base-run selftest demo-failures deps help clean docs

@@ -32,8 +32,12 @@ def checkpatch(src, patches):
     c = Counts()
     allowed = _exceptions()
     script = os.path.join(src, "scripts", "checkpatch.pl")
+    pdir = series.patches_dir()
     for p in patches:
-        name = os.path.basename(p)
+        # posting/file (patches/ holds one directory per posting)
+        name = os.path.relpath(p, pdir) if \
+            os.path.abspath(p).startswith(os.path.abspath(pdir) + os.sep) \
+            else os.path.basename(p)
         proc = run(["perl", script, "--strict", "--no-summary", "--terse",
                     "--show-types", "--color=never", p],
                    cwd=src, check=False, capture=True)

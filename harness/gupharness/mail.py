@@ -76,9 +76,10 @@ def patch_checks(patches):
     ]
 
 
-def b4_checks(tree, head, patches, cover, workdir):
-    """[(check, ok, detail)] from b4 am and b4 shazam on a local mbox; []
-    without b4 (the caller reports that)."""
+def b4_checks(tree, head, patches, cover, workdir, start=None):
+    """[(check, ok, detail)] from b4 am and b4 shazam on a local mbox, the
+    posting applied on start (default: the base)."""
+    start = start or tree.base_rev
     if not shutil.which("b4"):
         return [("b4 reads the series", False,
                  "b4 is not installed (harness/deps.sh installs it)")]
@@ -88,7 +89,7 @@ def b4_checks(tree, head, patches, cover, workdir):
     wt = series.ensure_worktree(tree.repo, os.path.join(workdir, "wt"),
                                 tree.base_rev)
     run(["git", "-C", wt, "am", "--abort"], check=False, capture=True)
-    run(["git", "-C", wt, "checkout", "-q", "-f", "--detach", tree.base_rev])
+    run(["git", "-C", wt, "checkout", "-q", "-f", "--detach", start])
     outdir = os.path.join(workdir, "am")
     shutil.rmtree(outdir, ignore_errors=True)
     os.makedirs(outdir)
@@ -127,7 +128,7 @@ def b4_checks(tree, head, patches, cover, workdir):
                         (proc.stdout or "").strip()[-300:]))
         return results
     count = int(out(["git", "-C", wt, "rev-list", "--count",
-                     f"{tree.base_rev}..HEAD"]))
+                     f"{start}..HEAD"]))
     same = run(["git", "-C", wt, "diff", "--quiet", "HEAD", head],
                check=False, capture=True).returncode == 0
     results.append(("b4 shazam: applies, result = the series",
@@ -137,10 +138,12 @@ def b4_checks(tree, head, patches, cover, workdir):
     return results
 
 
-def verify_checks(tree, head, patches, cover):
-    """make verify's mail checks (series.verify's `extra`): subjects and
-    sign-offs, and b4 on a local mbox of the series."""
+def verify_checks(tree, head, patches, cover, start=None):
+    """make verify's mail checks (series.verify's `extra`), per posting:
+    subjects and sign-offs, and b4 on a local mbox of the posting, applied
+    on `start` (the base + its prerequisites)."""
     if not patches:
         return []
     return patch_checks(patches) + b4_checks(
-        tree, head, patches, cover, os.path.join(tree.state_dir(), "b4"))
+        tree, head, patches, cover, os.path.join(tree.state_dir(), "b4"),
+        start or tree.base_rev)

@@ -15,7 +15,7 @@ import time
 import unittest
 
 from . import (base, bench, contrast, docs, guest, kbuild, lint, mail,
-               matrix, profile, regress, results, series)
+               matrix, postings, profile, regress, results, series)
 from .results import Counts, Summary
 from .util import (EXIT_FAILED, EXIT_OK, HarnessError, TestFailure,
                    cache_dir, die, env, env_int, out, repo_root, say,
@@ -372,11 +372,24 @@ def cmd_bisect():
     """Every prefix of the series builds in the matrix's configurations,
     and adds no W=1 or sparse message over the base (matrix.py)."""
     tree = base.get_tree()
-    patches = series.read_series()
     summary = Summary()
-    head = series.applied(tree)
-    revs = out(["git", "-C", tree.repo, "rev-list", "--reverse",
-                f"{tree.base_rev}..{head}"]).split()
+    head, tips = series.applied(tree, with_tips=True)
+    mode = env("BISECT", "postings")
+    if mode == "stack":
+        # the whole stack's prefixes, posting after posting
+        patches = series.read_series()
+        revs = out(["git", "-C", tree.repo, "rev-list", "--reverse",
+                    f"{tree.base_rev}..{head}"]).split()
+    elif mode == "postings":
+        # every posting's own prefixes, on the base + its prerequisites
+        # (what a maintainer bisects in the tree the posting goes to)
+        patches, revs = [], []
+        for p in series.read_postings():
+            patches += p.patches
+            revs += postings.commits(tree.repo, *tips[p.name])
+    else:
+        raise HarnessError(f"BISECT={mode}: want postings (every posting's "
+                           "prefixes on its prerequisites) or stack")
     if not revs:
         say("    the series is empty: nothing to bisect")
     first, last = matrix.chosen_prefixes(len(revs)) if revs else (1, 0)
@@ -384,7 +397,7 @@ def cmd_bisect():
              else f"prefixes {first}-{last} of {len(revs)}")
     t0 = time.monotonic()
     configs, builds, warn, secs = matrix.run_matrix(tree, patches, revs,
-                                                    first, last)
+                                                    first, last, head)
     for cfg in configs:
         summary.add(f"bisect-{cfg.name}", builds[cfg.name],
                     f"{which}, {secs[cfg.name]:.0f}s")

@@ -340,7 +340,7 @@ def check_selftests(src, rev, tree, touched, patch_files, counts, name):
         say(f"      selftests: {len(progs)} program(s) build")
 
 
-def run_matrix(tree, patches, revs, first=1, last=None):
+def run_matrix(tree, patches, revs, first=1, last=None, head=None):
     """Build every prefix (from `first` to `last`, 1-based) in every chosen
     configuration; returns {config name: Counts} for the builds and Counts
     for the W=1/sparse comparisons, plus the seconds each configuration
@@ -348,7 +348,9 @@ def run_matrix(tree, patches, revs, first=1, last=None):
     last = len(revs) if last is None else last
     configs = chosen_configs()
     check_tools(configs)
-    head = revs[-1] if revs else tree.base_rev
+    # the files the whole series touches (head: its last commit; revs may
+    # be every posting's own commits, each on its own prerequisites)
+    head = head or (revs[-1] if revs else tree.base_rev)
     touched = series.touched_files(tree.repo, tree.base_rev, head)
     basew = BaseWarnings(tree)
     builds = {c.name: Counts() for c in configs}

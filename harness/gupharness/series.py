@@ -11,6 +11,7 @@ import stat
 import subprocess
 import tempfile
 
+from . import postings
 from .util import (HarnessError, TestFailure, caller_path, out, repo_root,
                    run, say, stage)
 
@@ -39,9 +40,38 @@ def patches_dir():
     return os.path.join(project_root(), "patches")
 
 
-def read_series(pdir=None):
-    """The ordered list of patch paths, after checking patches/ is whole."""
+def read_postings(pdir=None):
+    """The series as postings, in stack order (postings.py). patches/ is a
+    postings directory; a flat directory (a failure demo, a user's
+    PATCHES=) is one posting on top of the postings it includes."""
     pdir = pdir or patches_dir()
+    if postings.is_postings_dir(pdir):
+        return postings.parse_postings(pdir, _own_patches)
+    included, own = _read_flat(pdir)
+    if own:
+        included.append(postings.Posting(
+            os.path.basename(os.path.normpath(pdir)), pdir, own,
+            [q.name for q in included]))
+    return included
+
+
+def read_series(pdir=None):
+    """The ordered list of every patch, posting after posting."""
+    return [f for p in read_postings(pdir) for f in p.patches]
+
+
+def _own_patches(pdir):
+    included, own = _read_flat(pdir)
+    if included:
+        raise HarnessError(f"{pdir}/series: a posting cannot include "
+                           "another (`<`); name its prerequisites in "
+                           "patches/series")
+    return own
+
+
+def _read_flat(pdir):
+    """(included postings, this directory's patch paths) after checking
+    the directory is whole."""
     series = os.path.join(pdir, "series")
     if not os.path.isfile(series):
         raise HarnessError(f"{series} is missing")
@@ -64,7 +94,7 @@ def read_series(pdir=None):
                 if not os.path.isdir(other):
                     raise HarnessError(f"{series}:{n}: {other} is not a "
                                        "directory")
-                included += read_series(other)
+                included += read_postings(other)
                 continue
             if "/" in line or not line.endswith(".patch"):
                 raise HarnessError(f"{series}:{n}: {line!r} is not a patch "
@@ -82,7 +112,7 @@ def read_series(pdir=None):
     if unlisted:
         raise HarnessError(f"patches not listed in {series}: "
                            + ", ".join(unlisted))
-    return included + [os.path.join(pdir, n) for n in names]
+    return included, [os.path.join(pdir, n) for n in names]
 
 
 def git_identity():
@@ -165,26 +195,41 @@ def apply_series(worktree, base_rev, patches, where, scratch=True):
 _APPLIED = {}
 
 
-def applied(tree):
+def stack(repo, worktree, base_rev, posts, where, scratch=True):
+    """Every posting applied with git am on the base + its prerequisites,
+    and the whole stack. Returns (stack head, {name: (start, tip)})."""
+    def am(wt, start, patches, label):
+        return apply_series(wt, start, patches, f"{where}: {label}",
+                            scratch=scratch)
+    head, tips = postings.apply_postings(repo, worktree, base_rev, posts, am,
+                                         pristine_git())
+    return head, tips
+
+
+def applied(tree, with_tips=False):
     """base + series, as a commit in tree.repo (built in a scratch worktree
     so that the build worktree only sees files that really changed).
-    Done once per harness run."""
-    patches = read_series()
+    Done once per harness run. with_tips: (head, {posting: (start, tip)})."""
+    posts = read_postings()
     key = (tree.repo, tree.base_rev, tuple(
-        (p, os.path.getmtime(p), os.path.getsize(p)) for p in patches))
+        (p.name, tuple(p.prereqs), tuple(
+            (f, os.path.getmtime(f), os.path.getsize(f)) for f in p.patches))
+        for p in posts))
     if key not in _APPLIED:
-        _APPLIED[key] = _apply_to_scratch(tree, patches)
-    return _APPLIED[key]
+        _APPLIED[key] = _apply_to_scratch(tree, posts)
+    return _APPLIED[key] if with_tips else _APPLIED[key][0]
 
 
-def _apply_to_scratch(tree, patches):
-    stage(f"series: git am {len(patches)} patch(es) onto {tree.label}")
+def _apply_to_scratch(tree, posts):
+    n = sum(len(p.patches) for p in posts)
+    stage(f"series: git am {n} patch(es) in {len(posts)} posting(s) onto "
+          f"{tree.label}")
     wt = ensure_worktree(tree.repo, os.path.join(tree.state_dir(), "applied"),
                          tree.base_rev)
-    head = apply_series(wt, tree.base_rev, patches, tree.label)
-    say(f"    patched = {head[:12]} ({len(patches)} commit(s) on "
+    head, tips = stack(wt, wt, tree.base_rev, posts, tree.label)
+    say(f"    patched = {head[:12]} ({n} commit(s) on "
         f"{tree.base_rev[:12]})")
-    return head
+    return head, tips
 
 
 def checkout_for_build(tree, name, rev):
@@ -206,9 +251,10 @@ def tree_dir():
 def make_tree(tree, force=False):
     """tree/ = base + git am of the series on branch 'series'."""
     path = tree_dir()
-    patches = read_series()
+    posts = read_postings()
+    n = sum(len(p.patches) for p in posts)
     if os.path.isdir(os.path.join(path, ".git")):
-        pending = _unexported(path, tree.base_rev)
+        pending = _unexported(path, tree)
         if pending and not force:
             raise HarnessError(
                 f"tree/ has work that is not in patches/ ({pending}); run "
@@ -221,12 +267,12 @@ def make_tree(tree, force=False):
     run(["git", "-C", path, "tag", "-f", "base", tree.base_rev], capture=True)
     run(["git", "-C", path, "checkout", "-q", "-f", "-B", "series",
          tree.base_rev])
-    head = apply_series(path, tree.base_rev, patches, tree.label,
-                        scratch=False)
-    run(["git", "-C", path, "branch", "-q", "-f", "series", head])
-    run(["git", "-C", path, "checkout", "-q", "series"])
-    say(f"    tree/ is on branch 'series': base + {len(patches)} commit(s). "
-        "Edit, commit (git commit -s), then `make export`.")
+    head, _ = stack(path, path, tree.base_rev, posts, tree.label,
+                    scratch=False)
+    run(["git", "-C", path, "checkout", "-q", "-f", "-B", "series", head])
+    say(f"    tree/ is on branch 'series': base + {n} commit(s) in "
+        f"{len(posts)} posting(s). Edit, commit (git commit -s), then "
+        "`make export`.")
 
 
 def untracked_files(path):
@@ -241,7 +287,7 @@ def untracked_files(path):
             and not line[3:].startswith(".build-")]
 
 
-def _unexported(path, base_rev):
+def _unexported(path, tree):
     status = out(["git", "-C", path, "status", "--porcelain",
                   "--untracked-files=no"])
     if status:
@@ -249,30 +295,44 @@ def _unexported(path, base_rev):
     new = untracked_files(path)
     if new:
         return f"files git does not track: {', '.join(new[:5])}"
-    with tempfile.TemporaryDirectory() as tmp:
-        _format_patch(path, base_rev, tmp)
-        theirs = sorted(f for f in os.listdir(tmp) if f != COVER)
-        ours = [os.path.basename(p) for p in read_series()]
-        if theirs != ours:
-            return f"{len(theirs)} commit(s) vs {len(ours)} patch(es)"
-        for name in theirs:
-            if not filecmp.cmp(os.path.join(tmp, name),
-                               os.path.join(patches_dir(), name),
-                               shallow=False):
-                return f"{name} differs"
+    ours = _stack_commits(path, tree.base_rev, "HEAD")
+    theirs = _stack_commits(tree.repo, tree.base_rev, applied(tree))
+    if len(ours) != len(theirs):
+        return f"{len(ours)} commit(s) vs {len(theirs)} patch(es)"
+    for (subject, a), (_, b) in zip(ours, theirs):
+        if a != b:
+            return f"{subject!r} differs"
     return None
+
+
+def _stack_commits(repo, base_rev, head):
+    """[(subject, message + patch-id)] of base..head, to compare two
+    stacks commit by commit."""
+    found = []
+    for c in postings.commits(repo, base_rev, head):
+        msg = postings.out_raw(["git", "-C", repo, "log", "-1",
+                                "--format=%an <%ae>%n%B", c])
+        diff = postings.out_raw(["git", "-C", repo, "diff-tree", "-p",
+                                 "--binary", f"{c}^", c])
+        pid = run(["git", "-C", repo, "patch-id", "--stable"], capture=True,
+                  input_text=diff).stdout.split()
+        found.append((msg.splitlines()[1], msg + (pid[0] if pid else "")))
+    return found
 
 
 # -------------------------------------------------------------- make export
 
-def _format_patch(src, base_rev, outdir):
+def _format_patch(src, base_rev, outdir, start=None, tip="HEAD"):
+    """git format-patch of start..tip (start: the base by default) with a
+    cover letter and the base-commit line."""
+    start = start or base_rev
     count = int(out(["git", "-C", src, "rev-list", "--count",
-                     f"{base_rev}..HEAD"]))
+                     f"{start}..{tip}"]))
     if count == 0:
         return 0
     run(["git", "-C", src, "format-patch", "-q", "--cover-letter",
          "--zero-commit", "--no-signature", "--abbrev=12",
-         f"--base={base_rev}", "-o", outdir, f"{base_rev}..HEAD"],
+         f"--base={base_rev}", "-o", outdir, f"{start}..{tip}"],
         env_extra=pristine_git())
     return count
 
@@ -292,31 +352,46 @@ def _cover_text(path):
     return subject, blurb
 
 
-# The section whose maintainers and list a GUP series is addressed To:;
-# everyone else get_maintainer.pl names goes on Cc:.
-TO_SECTION = "MEMORY MANAGEMENT - GUP (GET USER PAGES)"
-
-
-def maintainers(src, patch_files):
-    """(to, cc) for the series, from the scripts/get_maintainer.pl of the
-    tree at src (its MAINTAINERS as the series leaves it): To: the GUP
-    section's maintainers and list, Cc: the rest, in the script's order."""
+def maintainers(src, patch_files, rev=None):
+    """(to, cc) for a posting, from scripts/get_maintainer.pl of the tree at
+    src, reading the MAINTAINERS file of `rev` (the posting's last commit:
+    the file as base + prerequisites + the posting leave it; default: src's
+    own). To: every maintainer it names and the lists of their sections;
+    Cc: reviewers, other lists, in the script's order."""
     script = os.path.join(src, "scripts", "get_maintainer.pl")
     if not os.path.isfile(script) or not patch_files:
         return [], []
-    proc = run(["perl", script, "--no-git", "--no-git-fallback", "--no-tree",
-                *patch_files], cwd=src, capture=True, check=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        mpath = []
+        blob = run(["git", "-C", src, "rev-parse", "-q", "--verify",
+                    f"{rev}:MAINTAINERS"], check=False, capture=True) \
+            if rev else None
+        if blob and blob.returncode == 0:
+            mfile = os.path.join(tmp, "MAINTAINERS")
+            with open(mfile, "wb") as f:
+                f.write(_cat_blob(src, blob.stdout.strip()))
+            mpath = ["--mpath", mfile]
+        proc = run(["perl", script, "--no-git", "--no-git-fallback",
+                    "--no-tree", *mpath, *patch_files], cwd=src,
+                   capture=True, check=False)
     if proc.returncode != 0:
         raise HarnessError("get_maintainer.pl failed:\n"
                            + (proc.stdout or "")[-500:])
-    to, cc = [], []
+    rows = []
     for line in proc.stdout.splitlines():
         m = re.match(r"^(.*?) \((.*)\)$", line.strip())
         who, role = (m.group(1), m.group(2)) if m else (line.strip(), "")
-        if not who or "@" not in who:
-            continue
-        main = (f"maintainer:{TO_SECTION}" in role
-                or (role.startswith("open list:") and TO_SECTION in role))
+        if who and "@" in who:
+            rows.append((who, role))
+    sections = {r.split(":", 1)[1] for _, role in rows
+                for r in re.split(r",(?=[a-z ]+:)", role)
+                if r.startswith(("maintainer:", "supporter:"))}
+    to, cc = [], []
+    for who, role in rows:
+        roles = re.split(r",(?=[a-z ]+:)", role)
+        main = any(r.startswith(("maintainer:", "supporter:")) or
+                   (r.startswith(("open list:", "moderated list:")) and
+                    r.split(":", 1)[1] in sections) for r in roles)
         (to if main else cc).append(who)
     return to, cc
 
@@ -373,49 +448,157 @@ def export(tree):
                            f"{tree.base_rev[:12]}")
     pdir = patches_dir()
     os.makedirs(pdir, exist_ok=True)
-    stage("export: git format-patch tree/ into patches/")
-    subject, blurb = _cover_text(os.path.join(pdir, COVER))
-    old_cover = open(os.path.join(pdir, COVER)).read() \
-        if os.path.isfile(os.path.join(pdir, COVER)) else ""
-    with tempfile.TemporaryDirectory() as tmp:
-        count = _format_patch(src, tree.base_rev, tmp)
-        names = sorted(f for f in os.listdir(tmp) if f != COVER)
-        if count:
-            cover = os.path.join(tmp, COVER)
-            with open(cover) as f:
-                text = f.read()
-            if subject:
-                text = text.replace("*** SUBJECT HERE ***", subject, 1)
-            if blurb:
-                text = text.replace("*** BLURB HERE ***\n", blurb, 1)
-            to, cc = maintainers(src, [os.path.join(tmp, n)
-                                       for n in names])
-            # the same people as before: keep their order (the script's
-            # is not stable from one run to the next)
-            old = cover_addresses(old_cover)
-            if [set(o) for o in old] != [set(parsed(to)), set(parsed(cc))]:
-                text = set_cover_addresses(text, to, cc)
-            else:
-                text = set_cover_addresses(
-                    text, [email.utils.formataddr(a) for a in old[0]],
-                    [email.utils.formataddr(a) for a in old[1]])
-            with open(cover, "w") as f:
-                f.write(text)
-        for old in os.listdir(pdir):
-            if old.endswith(".patch"):
-                os.unlink(os.path.join(pdir, old))
-        for name in os.listdir(tmp):
-            shutil.copyfile(os.path.join(tmp, name), os.path.join(pdir, name))
-    with open(os.path.join(pdir, "series"), "w") as f:
-        f.write("# Order in which `git am` applies the series "
-                "(written by `make export`).\n")
-        for name in names:
-            f.write(name + "\n")
+    by_postings = postings.is_postings_dir(pdir)
+    if not os.path.isfile(os.path.join(pdir, "series")):
+        with open(os.path.join(pdir, "series"), "w") as f:
+            f.write("# order\n")
+    posts = read_postings(pdir) if by_postings else [
+        postings.Posting("series", pdir, _read_flat(pdir)[1], [])]
+    revs = postings.commits(src, tree.base_rev, "HEAD")
+    own = _split(src, revs, posts)
+    stage(f"export: git format-patch tree/ into {len(posts)} posting(s) in "
+          "patches/")
+    tips = {}
+    written = {}
+    with tempfile.TemporaryDirectory() as tmp, \
+            postings.Picker(src, pristine_git()) as picker:
+        for p in posts:
+            deps = postings.closure(p, posts)
+            start = tree.base_rev
+            for q in deps:
+                start = postings.pick_all(
+                    picker, start, postings.commits(src, *tips[q.name]),
+                    lambda c: f"{postings.subject_of(src, c)!r} no longer "
+                    "applies")
+            tip = postings.pick_all(
+                picker, start, own[p.name],
+                lambda c: (f"posting {p.name}: "
+                           f"{postings.subject_of(src, c)!r} does not apply "
+                           "on the base + its prerequisites ("
+                           + (", ".join(q.name for q in deps) or "none")
+                           + "): name the posting it needs in "
+                           "patches/series"))
+            tips[p.name] = (start, tip)
+            outdir = os.path.join(tmp, p.name)
+            os.makedirs(outdir)
+            written[p.name] = _write_posting(
+                src, tree.base_rev, p, start, tip, outdir,
+                [(q, written[q.name]) for q in deps] if by_postings
+                else None)
+        for p in posts:
+            for old in os.listdir(p.path):
+                if old.endswith(".patch"):
+                    os.unlink(os.path.join(p.path, old))
+            outdir = os.path.join(tmp, p.name)
+            for name in os.listdir(outdir):
+                shutil.copyfile(os.path.join(outdir, name),
+                                os.path.join(p.path, name))
+            with open(os.path.join(p.path, "series"), "w") as f:
+                f.write("# Order in which `git am` applies "
+                        + ("this posting" if by_postings else "the series")
+                        + " (written by `make export`).\n")
+                for name in written[p.name]:
+                    f.write(os.path.basename(name) + "\n")
+    count = sum(len(v) for v in written.values())
     say(f"    {count} patch(es) written to patches/"
-        + (" (cover letter: fill in its subject and blurb)"
-           if count and not subject else ""))
+        + (f" in {len(posts)} posting(s)" if by_postings else ""))
     touched = touched_files(src, tree.base_rev, "HEAD")
     _refresh_copies(src, touched)
+
+
+def _patch_subject(path):
+    with open(path) as f:
+        head = f.read().partition("\n\n")[0]
+    m = re.search(r"^Subject: (?:\[[^\]]*\] )?(.*(?:\n [^\n]*)*)", head,
+                  re.M)
+    return re.sub(r"\n ", " ", m.group(1)) if m else None
+
+
+def _split(src, revs, posts):
+    """{posting: [commit]}: each commit of tree/ goes to the posting whose
+    patch has its subject; a new commit to the posting of the commit
+    before it (the first posting for the first)."""
+    owner = {}
+    for p in posts:
+        for f in p.patches:
+            owner[_patch_subject(f)] = p.name
+    order = [p.name for p in posts]
+    current = order[0] if order else None
+    own = {n: [] for n in order}
+    last = 0
+    for r in revs:
+        current = owner.get(postings.subject_of(src, r), current)
+        if current is None:
+            raise HarnessError("patches/series names no posting")
+        i = order.index(current)
+        if i < last:
+            raise HarnessError(
+                f"tree/: {postings.subject_of(src, r)!r} (posting "
+                f"{current}) comes after commits of posting {order[last]}: "
+                "keep each posting's commits together, in the order of "
+                "patches/series (git rebase -i)")
+        last = i
+        own[current].append(r)
+    empty = [n for n in order if not own[n]]
+    if empty and len(order) > 1:
+        raise HarnessError("posting(s) with no commit in tree/: "
+                           + ", ".join(empty) + " (remove them from "
+                           "patches/series)")
+    return own
+
+
+def _write_posting(src, base_rev, p, start, tip, outdir, deps):
+    """format-patch one posting into outdir, its cover letter's subject,
+    blurb, To/Cc and (deps given: postings mode) b4 trailer filled in.
+    Returns its patch files."""
+    count = _format_patch(src, base_rev, outdir, start, tip)
+    names = sorted(os.path.join(outdir, f) for f in os.listdir(outdir)
+                   if f != COVER)
+    if not count:
+        return names
+    subject, blurb = _cover_text(os.path.join(p.path, COVER))
+    old_cover = open(os.path.join(p.path, COVER)).read() \
+        if os.path.isfile(os.path.join(p.path, COVER)) else ""
+    cover = os.path.join(outdir, COVER)
+    with open(cover) as f:
+        text = f.read()
+    if subject:
+        text = text.replace("*** SUBJECT HERE ***", subject, 1)
+    if blurb:
+        text = text.replace("*** BLURB HERE ***\n", blurb, 1)
+    to, cc = maintainers(src, names, tip)
+    # the same people as before: keep their order (the script's is not
+    # stable from one run to the next)
+    old = cover_addresses(old_cover)
+    if [set(o) for o in old] != [set(parsed(to)), set(parsed(cc))]:
+        text = set_cover_addresses(text, to, cc)
+    else:
+        text = set_cover_addresses(
+            text, [email.utils.formataddr(a) for a in old[0]],
+            [email.utils.formataddr(a) for a in old[1]])
+    if deps is not None:
+        text = postings.set_trailer(text, _trailer(
+            base_rev, p, old_cover, [(q, files) for q, files in deps]))
+    with open(cover, "w") as f:
+        f.write(text)
+    return names
+
+
+def _trailer(base_rev, p, cover_text, deps):
+    """b4's lines for p's cover: its change-id (kept from the cover), and
+    for each posting it applies on, its change-id and patch-ids."""
+    return postings.trailer(
+        base_rev, postings.cover_change_id(cover_text) or
+        postings.change_id(p.name),
+        [(postings.cover_change_id(_read(q.cover())) or
+          postings.change_id(q.name), files) for q, files in deps])
+
+
+def _read(path):
+    if not path or not os.path.isfile(path):
+        return ""
+    with open(path) as f:
+        return f.read()
 
 
 def touched_files(repo, base, head):
@@ -527,70 +710,41 @@ def _cover_skeleton(text):
 
 
 def verify(tree, extra=()):
-    """The series applies with git am, patches/ is what format-patch writes,
-    and every post-series copy equals base + series. Returns a list of
-    (check, ok, detail). `extra`: more checks of the applied series,
-    called as check(tree, head, patches, cover or None) -> rows."""
+    """Every posting applies with git am on the base + its prerequisites,
+    patches/ is what format-patch writes for each, and every post-series
+    copy equals the whole stack. Returns a list of (check, ok, detail).
+    `extra`: more checks of each applied posting, called as
+    check(tree, tip, patches, cover or None, start) -> rows."""
     results = []
-    patches = read_series()
+    pdir = patches_dir()
+    by_postings = postings.is_postings_dir(pdir)
+    posts = read_postings()
+    n = sum(len(p.patches) for p in posts)
     wt = ensure_worktree(tree.repo, os.path.join(tree.state_dir(), "applied"),
                          tree.base_rev)
-    stage(f"verify: git am {len(patches)} patch(es) onto {tree.label}")
-    head = apply_series(wt, tree.base_rev, patches, tree.label)
-    results.append(("series applies with git am", True,
-                    f"{len(patches)} patch(es)"))
-
-    # patches/ is exactly what git format-patch writes for those commits
-    with tempfile.TemporaryDirectory() as tmp:
-        _format_patch(wt, tree.base_rev, tmp)
-        regenerated = sorted(f for f in os.listdir(tmp) if f != COVER)
-        listed = [os.path.basename(p) for p in patches]
-        diffs = [n for n in regenerated if n not in listed or not
-                 filecmp.cmp(os.path.join(tmp, n),
-                             os.path.join(patches_dir(), n), shallow=False)]
-        diffs += [n for n in listed if n not in regenerated]
-        results.append(("patches/ is git format-patch output", not diffs,
-                        ", ".join(diffs) or "round trip identical"))
-        regen_cover = os.path.join(tmp, COVER)
-        regen_cover = open(regen_cover).read() \
-            if os.path.isfile(regen_cover) else ""
-    cover = os.path.join(patches_dir(), COVER)
-    if patches:
-        text = open(cover).read() if os.path.isfile(cover) else ""
-        problems = []
-        if not text:
-            problems.append("missing")
-        for marker in ("*** SUBJECT HERE ***", "*** BLURB HERE ***"):
-            if marker in text:
-                problems.append(f"still has {marker}")
-        if text and not problems and \
-                _cover_skeleton(text) != _cover_skeleton(regen_cover):
-            problems.append("its headers, shortlog or diffstat do not match "
-                            "the patches (run `make export`)")
-        results.append(("cover letter filled in and current", not problems,
-                        ", ".join(problems) or COVER))
-        if text:
-            want = tuple(parsed(a) for a in maintainers(wt, patches))
-            have = cover_addresses(text)
-            # get_maintainer.pl's order is not stable (perl hash order)
-            same = [set(h) == set(w) for h, w in zip(have, want)] == \
-                [True, True]
-            results.append((
-                "cover letter To/Cc = get_maintainer.pl", same,
-                f"To {len(want[0])}, Cc {len(want[1])}" if same else
-                "differs (run `make export`): missing "
-                + ", ".join(a for _, a in sorted(set(want[0] + want[1])
-                                                 - set(have[0] + have[1])))
-                [:200] + "; extra "
-                + ", ".join(a for _, a in sorted(set(have[0] + have[1])
-                                                 - set(want[0] + want[1])))
-                [:200]))
-    else:
+    stage(f"verify: git am {n} patch(es) in {len(posts)} posting(s) onto "
+          f"{tree.label}")
+    try:
+        head, tips = stack(wt, wt, tree.base_rev, posts, tree.label)
+    except HarnessError as e:
+        results.append(("every posting applies with git am on the base + "
+                        "its prerequisites, and they stack", False, str(e)))
+        return results
+    results.append(("every posting applies with git am on the base + its "
+                    "prerequisites, and they stack", True,
+                    f"{len(posts)} posting(s), {n} patch(es)"))
+    if not posts:
         results.append(("no cover letter without patches",
-                        not os.path.exists(cover), COVER))
-    for check in extra:
-        results += check(tree, head, patches,
-                         cover if os.path.isfile(cover) else None)
+                        not os.path.exists(os.path.join(pdir, COVER)),
+                        COVER))
+    for p in posts:
+        start, tip = tips[p.name]
+        label = f"{p.name}: " if by_postings else ""
+        results += _verify_posting(wt, tree, p, posts, start, tip, label,
+                                   by_postings)
+        for check in extra:
+            results += [(label + name, ok, detail) for name, ok, detail in
+                        check(tree, tip, p.patches, p.cover(), start)]
 
     touched = touched_files(wt, tree.base_rev, head)
     try:
@@ -629,6 +783,60 @@ def verify(tree, extra=()):
     stale = stale_copies(wt, head, touched)
     results.append(("no stale copies", not stale,
                     ", ".join(stale) or "none"))
+    return results
+
+
+def _verify_posting(wt, tree, p, posts, start, tip, label, by_postings):
+    results = []
+    if by_postings:
+        results.append((label + f"at most {postings.MAX_PATCHES} patches",
+                        len(p.patches) <= postings.MAX_PATCHES,
+                        f"{len(p.patches)} patch(es)"))
+    with tempfile.TemporaryDirectory() as tmp:
+        _format_patch(wt, tree.base_rev, tmp, start, tip)
+        regenerated = sorted(f for f in os.listdir(tmp) if f != COVER)
+        listed = [os.path.basename(f) for f in p.patches]
+        diffs = [f for f in regenerated if f not in listed or not
+                 filecmp.cmp(os.path.join(tmp, f),
+                             os.path.join(p.path, f), shallow=False)]
+        diffs += [f for f in listed if f not in regenerated]
+        results.append((label + "patches are git format-patch output",
+                        not diffs, ", ".join(diffs) or
+                        "round trip identical"))
+        regen_cover = _read(os.path.join(tmp, COVER))
+    text = _read(p.cover())
+    problems = []
+    if not text:
+        problems.append("missing")
+    for marker in ("*** SUBJECT HERE ***", "*** BLURB HERE ***"):
+        if marker in text:
+            problems.append(f"still has {marker}")
+    if by_postings and text:
+        deps = postings.closure(p, posts)
+        regen_cover = postings.set_trailer(regen_cover, _trailer(
+            tree.base_rev, p, text, [(q, q.patches) for q in deps]))
+    if text and not problems and \
+            _cover_skeleton(text) != _cover_skeleton(regen_cover):
+        problems.append("its headers, shortlog, diffstat or base-commit and "
+                        "prerequisite lines do not match the patches (run "
+                        "`make export`)")
+    results.append((label + "cover letter filled in and current",
+                    not problems, ", ".join(problems) or COVER))
+    if text:
+        want = tuple(parsed(a) for a in maintainers(wt, p.patches, tip))
+        have = cover_addresses(text)
+        # get_maintainer.pl's order is not stable (perl hash order)
+        same = [set(h) == set(w) for h, w in zip(have, want)] == [True, True]
+        results.append((
+            label + "cover letter To/Cc = get_maintainer.pl", same,
+            f"To {len(want[0])}, Cc {len(want[1])}" if same else
+            "differs (run `make export`): missing "
+            + ", ".join(a for _, a in sorted(set(want[0] + want[1])
+                                             - set(have[0] + have[1])))
+            [:200] + "; extra "
+            + ", ".join(a for _, a in sorted(set(have[0] + have[1])
+                                             - set(want[0] + want[1])))
+            [:200]))
     return results
 
 

@@ -2,12 +2,13 @@
 stale copies, first failing patch, and KSRC= leaving the user's tree alone."""
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import unittest
 
-from gupharness import base, series
+from gupharness import base, postings, series
 from gupharness.util import HarnessError
 
 IDENT = {"GIT_AUTHOR_NAME": "Toy Author", "GIT_AUTHOR_EMAIL": "toy@example.org",
@@ -110,7 +111,7 @@ class SeriesWorkflowTest(unittest.TestCase):
         series.export(self.tree)
         calls = []
 
-        def extra(tree, head, patches, cover):
+        def extra(tree, head, patches, cover, start):
             calls.append((head, [os.path.basename(p) for p in patches],
                           cover))
             return [("extra check", False, "it ran")]
@@ -174,13 +175,11 @@ class SeriesWorkflowTest(unittest.TestCase):
     def test_cover_to_cc_from_get_maintainer(self):
         # a get_maintainer.pl that answers like the real one
         write(os.path.join(self.kernel, "scripts/get_maintainer.pl"),
-              'print "Ann Gup <ann\\@example.org> (maintainer:'
-              + series.TO_SECTION + ')\\n";\n'
-              'print "Rev Iewer <rev\\@example.org> (reviewer:'
-              + series.TO_SECTION + ')\\n";\n'
+              'print "Ann Gup <ann\\@example.org> (maintainer:GUP)\\n";\n'
+              'print "Rev Iewer <rev\\@example.org> (reviewer:GUP)\\n";\n'
               'print "Fs Person <fs\\@example.org> (maintainer:FS)\\n";\n'
-              'print "linux-mm\\@example.org (open list:'
-              + series.TO_SECTION + ')\\n";\n'
+              'print "linux-mm\\@example.org (open list:GUP)\\n";\n'
+              'print "misc\\@example.org (open list:MISC)\\n";\n'
               'print "lkml\\@example.org (open list)\\n";\n')
         git(self.kernel, "add", "-f", "scripts/get_maintainer.pl")
         git(self.kernel, "commit", "-q", "-m", "get_maintainer")
@@ -194,15 +193,15 @@ class SeriesWorkflowTest(unittest.TestCase):
         cover_path = os.path.join(self.proj, "patches", series.COVER)
         cover = read(cover_path)
         self.assertEqual(series.cover_addresses(cover), (
-            [("Ann Gup", "ann@example.org"), ("", "linux-mm@example.org")],
-            [("Rev Iewer", "rev@example.org"), ("Fs Person", "fs@example.org"),
+            [("Ann Gup", "ann@example.org"), ("Fs Person", "fs@example.org"),
+             ("", "linux-mm@example.org")],
+            [("Rev Iewer", "rev@example.org"), ("", "misc@example.org"),
              ("", "lkml@example.org")]))
-        self.assertIn("To: Ann Gup <ann@example.org>,\n    linux-mm@", cover)
+        self.assertIn("To: Ann Gup <ann@example.org>,\n    Fs Person", cover)
         checks = self._checks()
         self.assertTrue(all(checks.values()), checks)
         # someone dropped from Cc by hand is caught
-        write(cover_path, cover.replace("    Fs Person <fs@example.org>,\n",
-                                        ""))
+        write(cover_path, cover.replace("    misc@example.org,\n", ""))
         self.assertFalse(self._checks()[
             "cover letter To/Cc = get_maintainer.pl"])
         # and make export puts them back, keeping the text
@@ -328,3 +327,159 @@ class UserTreeTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def numbered(lines, changes):
+    """mm/gup.c's 40 toy lines with some replaced: {index: text}."""
+    return "".join(changes.get(i, f"int line{i};\n") for i in range(40))
+
+
+class PostingsTest(unittest.TestCase):
+    """patches/ as postings: each formatted on the base + its
+    prerequisites alone, with b4's trailer, and the whole stack."""
+
+    def setUp(self):
+        SeriesWorkflowTest.setUp(self)
+        pdir = os.path.join(self.proj, "patches")
+        for name in ("01-first", "02-second", "03-third"):
+            write(os.path.join(pdir, name, "series"), "# order\n")
+        write(os.path.join(pdir, "series"),
+              "# postings\n01-first\n02-second\n03-third: 01-first\n")
+        series.make_tree(self.tree)
+
+    def _commit(self, msg, edits):
+        SeriesWorkflowTest._commit_in_tree(self, msg, edits)
+
+    def _posting_files(self, name):
+        d = os.path.join(self.proj, "patches", name)
+        return sorted(f for f in os.listdir(d) if f.endswith(".patch")
+                      and f != series.COVER)
+
+    def _build(self):
+        """01 changes line 3, 02 line 30 (made on the base alone), 03 line
+        4, next to 01's change, so it declares 01."""
+        pdir = os.path.join(self.proj, "patches")
+        # export gives a new commit to the posting of the commit before
+        # it: add the postings one at a time, each with a commit
+        for name in ("02-second", "03-third"):
+            os.rename(os.path.join(pdir, name), os.path.join(self.tmp, name))
+        steps = [("01-first", "mm: one", {3: "int a;\n"}),
+                 ("02-second", "mm: two", {30: "int b;\n"}),
+                 ("03-third: 01-first", "mm: three", {4: "int c;\n"})]
+        lines, lines_done = {}, []
+        for entry, msg, change in steps:
+            name = entry.split(":")[0]
+            if name != "01-first":
+                os.rename(os.path.join(self.tmp, name),
+                          os.path.join(pdir, name))
+                stub = msg.replace(": ", "-").replace(" ", "-")
+                write(os.path.join(pdir, name, f"0001-{stub}.patch"),
+                      f"Subject: [PATCH 1/1] {msg}\n\n")
+                write(os.path.join(pdir, name, "series"),
+                      f"0001-{stub}.patch\n")
+            lines_done.append(entry)
+            write(os.path.join(pdir, "series"),
+                  "# postings\n" + "\n".join(lines_done) + "\n")
+            lines.update(change)
+            self._commit(msg, {"mm/gup.c": numbered(40, lines)})
+            series.export(self.tree)
+        for name in ("01-first", "02-second", "03-third"):
+            p = os.path.join(pdir, name, series.COVER)
+            text = read(p).replace("*** SUBJECT HERE ***", f"toy {name}")
+            write(p, text.replace("*** BLURB HERE ***", "Why."))
+
+    def _rows(self):
+        return {name: ok for name, ok, _ in series.verify(self.tree)}
+
+    def test_each_posting_on_its_prerequisites_alone(self):
+        self._build()
+        rows = self._rows()
+        self.assertTrue(all(rows.values()), rows)
+        pdir = os.path.join(self.proj, "patches")
+        # 02 was formatted on the base: its context is the base's line 3
+        two = read(os.path.join(pdir, "02-second",
+                                "0001-mm-two.patch"))
+        self.assertIn("@@ -28,7 +28,7 @@", two)
+        self.assertNotIn("int a;", two)
+        # 03 names 01 in b4's form: change-id and patch-ids of 01's files
+        cover = read(os.path.join(pdir, "03-third", series.COVER))
+        one = os.path.join(pdir, "01-first",
+                           self._posting_files("01-first")[0])
+        cid = re.search(r"^change-id: (\S+)$",
+                        read(os.path.join(pdir, "01-first", series.COVER)),
+                        re.M).group(1)
+        self.assertIn(f"prerequisite-change-id: {cid}:v1\n"
+                      f"prerequisite-patch-id: {postings.patch_id(one)}\n",
+                      cover)
+        self.assertNotIn("02-second", cover)
+        self.assertNotIn(postings.change_id("02-second"), cover)
+        # the whole stack: all three changes, in the copies too
+        gup = read(os.path.join(self.proj, "mm/gup.c"))
+        for line in ("int a;", "int b;", "int c;"):
+            self.assertIn(line, gup)
+        # a prerequisite line edited by hand is caught
+        p = os.path.join(pdir, "03-third", series.COVER)
+        write(p, cover.replace("prerequisite-patch-id: ",
+                               "prerequisite-patch-id: 0", 1))
+        self.assertFalse(self._rows()[
+            "03-third: cover letter filled in and current"])
+
+    def test_undeclared_prerequisite_is_named(self):
+        self._build()
+        pdir = os.path.join(self.proj, "patches")
+        write(os.path.join(pdir, "series"),
+              "# postings\n01-first\n02-second\n03-third\n")
+        with self.assertRaisesRegex(HarnessError,
+                                    "posting 03-third: 'mm: three' does not "
+                                    "apply on the base \\+ its prerequisites "
+                                    "\\(none\\)"):
+            series.export(self.tree)
+        # verify: 03's files (made on 01) do not apply on the base alone
+        rows = self._rows()
+        self.assertFalse(rows["every posting applies with git am on the "
+                              "base + its prerequisites, and they stack"])
+
+    def test_more_than_fifteen_patches_fail(self):
+        self._build()
+        for i in range(15):
+            self._commit(f"mm: more {i}", {"mm/new.c": f"int n{i};\n"})
+        series.export(self.tree)
+        rows = self._rows()
+        self.assertFalse(rows["03-third: at most 15 patches"])
+        self.assertTrue(rows["02-second: at most 15 patches"])
+
+    def test_series_file_errors(self):
+        pdir = os.path.join(self.proj, "patches")
+        write(os.path.join(pdir, "series"), "01-first: 02-second\n")
+        with self.assertRaisesRegex(HarnessError, "not a posting listed "
+                                    "before it"):
+            series.read_postings()
+        write(os.path.join(pdir, "series"), "01-first\n02-second\n")
+        with self.assertRaisesRegex(HarnessError, "not listed in its "
+                                    "series: 03-third"):
+            series.read_postings()
+        write(os.path.join(pdir, "series"), "first\n")
+        with self.assertRaisesRegex(HarnessError, "not a posting name"):
+            series.read_postings()
+
+    def test_closure_in_stack_order(self):
+        P = postings.Posting
+        ps = [P("01-a", None, [], []), P("02-b", None, [], []),
+              P("03-c", None, [], ["02-b"]),
+              P("04-d", None, [], ["03-c", "01-a"])]
+        self.assertEqual([q.name for q in postings.closure(ps[3], ps)],
+                         ["01-a", "02-b", "03-c"])
+        self.assertEqual(postings.closure(ps[1], ps), [])
+
+    def test_postings_that_collide_do_not_stack(self):
+        self._build()
+        # 02 now rewrites the line 01 changes: it does not apply on the
+        # base alone, and export says which posting and commit
+        git(series.tree_dir(), "reset", "-q", "--hard", "base")
+        self._commit("mm: one", {"mm/gup.c": numbered(40, {3: "int a;\n"})})
+        self._commit("mm: two", {"mm/gup.c": numbered(40, {3: "int z;\n"})})
+        self._commit("mm: three", {"mm/gup.c": numbered(
+            40, {3: "int z;\n", 30: "int c;\n"})})
+        with self.assertRaisesRegex(HarnessError, "posting 02-second: "
+                                    "'mm: two' does not apply"):
+            series.export(self.tree)

@@ -8,9 +8,9 @@ H = PYTHON=$(PYTHON) harness/gup
 # Settings, passed to the harness through the environment.
 export KIND KSRC PATCHES SUITES GROUP DEMOS ACCEL BOOT_TIMEOUT GUEST_TIMEOUT JOBS CACHE \
 	MEM SMP MOVABLECORE APPEND FORCE CONFIG_EXTRA BASE BASE_VERSION V MATRIX BENCH_ROUNDS \
-	BISECT PREFIXES
+	BISECT PREFIXES POSTINGS
 
-.PHONY: all check tree export verify lint bisect shell bench profile base build debug regress \
+.PHONY: all check tree export verify lint bisect postings shell bench profile base build debug regress \
 	base-run selftest demo-failures deps help clean docs
 
 all: deps ## main job: base tree, apply the series, build, boot, run every suite, summary
@@ -33,6 +33,9 @@ lint: deps ## checkpatch --strict on each patch; new sparse (C=2) warnings vs ba
 
 bisect: deps ## every prefix builds: x86 test/allnoconfig, !MMU arm, arm64 objects; W=1+sparse vs base
 	@$(H) bisect
+
+postings: deps ## each posting's tests on the base + its prerequisites + it (harness/posting-suites)
+	@$(H) postings
 
 shell: deps ## boot the patched kernel to an interactive shell with the tests
 	@$(H) shell

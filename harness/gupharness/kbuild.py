@@ -181,9 +181,10 @@ def series_fragment_for_prefix(src, build):
 
 def configure(src, build, kind, commit):
     frags = fragments_for(kind)
-    # A prefix of the series (make bisect) or another series (PATCHES=, the
+    # A prefix of the series (make bisect), one posting on its
+    # prerequisites (make postings) or another series (PATCHES=, the
     # failure demos): series.config only as far as the tree declares it.
-    if kind == "bisect" or env("PATCHES"):
+    if kind in ("bisect", "posting") or env("PATCHES"):
         frags = [series_fragment_for_prefix(src, build)
                  if f == SERIES_FRAGMENT else f for f in frags]
     stamp = os.path.join(build, ".gupharness-config")

@@ -409,6 +409,65 @@ def cmd_bisect():
                   "matrix, no new W=1/sparse message)")
 
 
+POSTING_SUITES = os.path.join(repo_root(), "harness", "posting-suites")
+
+
+def read_posting_suites(names, suites):
+    """[(posting, [Suite])] from harness/posting-suites, checked against
+    the postings (names) and the suites."""
+    rows = []
+    for n, line in enumerate(open(POSTING_SUITES), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        posting, _, rest = line.partition(" ")
+        where = f"{POSTING_SUITES}:{n}"
+        if posting not in names:
+            raise HarnessError(f"{where}: {posting} is not a posting of "
+                               "patches/series")
+        wanted = [w for w in rest.replace(",", " ").split() if w]
+        unknown = [w for w in wanted if w not in suites]
+        if not wanted or unknown:
+            raise HarnessError(f"{where}: unknown or no suites: "
+                               + ", ".join(unknown))
+        rows.append((posting, [suites[w] for w in wanted]))
+    return rows
+
+
+def cmd_postings():
+    """Each posting's tests on the base + its prerequisites + it: the
+    tree it would be applied to, without the postings it does not need
+    (harness/posting-suites). POSTINGS=a,b picks some."""
+    tree = base.get_tree()
+    head, tips = series.applied(tree, with_tips=True)
+    names = [p.name for p in series.read_postings()]
+    rows = read_posting_suites(names, {s.name: s
+                                       for s in guest.read_suites()})
+    pick = [w for w in re.split(r"[,\s]+", env("POSTINGS", "")) if w]
+    bad = [w for w in pick if w not in dict(rows)]
+    if bad:
+        raise HarnessError(f"POSTINGS: no row for {', '.join(bad)} in "
+                           f"{POSTING_SUITES}")
+    rows = [r for r in rows if not pick or r[0] in pick]
+    series_src = series.checkout_for_build(tree, "patched", head)
+    summary = Summary()
+    for name, suites in rows:
+        start, tip = tips[name]
+        stage(f"posting {name}: " + ", ".join(s.name for s in suites)
+              + f" on the base + its prerequisites + it ({tip[:12]})")
+        # one worktree and build folder for every posting: moving from one
+        # to the next rebuilds what differs
+        src = series.checkout_for_build(tree, "posting", tip)
+        kernel, initrd = _kernel_and_initrd(tree, "posting", tip, src,
+                                            suites, series_src=series_src)
+        g = guest.boot(kernel, initrd, suites,
+                       os.path.join(OUT, "posting-" + name),
+                       f"posting {name}")
+        evaluate(g, suites, summary, label=name)
+    return finish(summary, "make postings (each posting's tests on the "
+                  "base + its prerequisites + it)")
+
+
 def docs_rows(summary, tree, head, patched_src):
     sp, kd, info = docs.check(tree, head, patched_src)
     summary.add("kernel-doc", kd, info.get("kernel-doc", ""))
@@ -543,6 +602,7 @@ def main(argv):
                     cmd_run_base, "shell": cmd_shell, "build": cmd_build,
                     "debug": cmd_debug, "regress": cmd_regress,
                     "bisect": cmd_bisect, "docs": cmd_docs,
+                    "postings": cmd_postings,
                     "bench": bench.cmd_bench, "profile": profile.cmd_profile,
                     "demo-failures": cmd_demo_failures}
         if cmd not in handlers:

@@ -483,3 +483,42 @@ class PostingsTest(unittest.TestCase):
         with self.assertRaisesRegex(HarnessError, "posting 02-second: "
                                     "'mm: two' does not apply"):
             series.export(self.tree)
+
+
+class PostingSuitesTest(unittest.TestCase):
+    """harness/posting-suites: every line names a posting and suites that
+    exist; the real file is checked against patches/ and harness/suites."""
+
+    def _rows(self, text, names=("05-a", "06-b"), suites=("s1", "s2")):
+        from gupharness import main
+        with tempfile.NamedTemporaryFile("w", delete=False) as f:
+            f.write(text)
+        self.addCleanup(os.unlink, f.name)
+        old = main.POSTING_SUITES
+        main.POSTING_SUITES = f.name
+        self.addCleanup(setattr, main, "POSTING_SUITES", old)
+        return main.read_posting_suites(list(names),
+                                        {s: s for s in suites})
+
+    def test_rows(self):
+        self.assertEqual(self._rows("# c\n05-a  s1,s2\n06-b s2 # x\n"),
+                         [("05-a", ["s1", "s2"]), ("06-b", ["s2"])])
+
+    def test_errors(self):
+        with self.assertRaisesRegex(HarnessError, "07-c is not a posting"):
+            self._rows("07-c s1\n")
+        with self.assertRaisesRegex(HarnessError, "unknown or no suites: "
+                                    "s3"):
+            self._rows("05-a s1,s3\n")
+        with self.assertRaisesRegex(HarnessError, "unknown or no suites"):
+            self._rows("05-a\n")
+
+    def test_the_real_file(self):
+        from gupharness import guest, main
+        root = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        set_env(self, GUP_PROJECT_ROOT=root, PATCHES=None)
+        names = [p.name for p in series.read_postings()]
+        rows = main.read_posting_suites(
+            names, {s.name: s for s in guest.read_suites()})
+        self.assertTrue(rows)

@@ -31,7 +31,7 @@ verify: deps ## series applies with git am; copies equal base + series; no stale
 lint: deps ## checkpatch --strict on each patch; new sparse (C=2) warnings vs base
 	@$(H) lint
 
-bisect: deps ## every prefix builds: x86 test/allnoconfig, !MMU arm, arm64 objects; W=1+sparse vs base
+bisect: deps ## every prefix of every posting builds: x86 test/allnoconfig, !MMU arm, arm64 objects; W=1+sparse vs base
 	@$(H) bisect
 
 postings: deps ## each posting's tests on the base + its prerequisites + it (harness/posting-suites)

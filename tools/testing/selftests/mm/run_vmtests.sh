@@ -302,8 +302,6 @@ CATEGORY="gup_test" run_test ./gup_test -ct -F 0x1 0 19 0x1000
 CATEGORY="gup_test" run_test ./gup_longterm
 # /proc/pid/mem and ptrace on anon, shmem, hugetlb and file memory
 CATEGORY="gup_test" run_test ./remote_access
-# uprobes patch text through GUP
-CATEGORY="gup_test" run_test ./uprobe_text
 
 CATEGORY="userfaultfd" run_test ./uffd-unit-tests
 uffd_stress_bin=./uffd-stress

@@ -257,13 +257,17 @@ def change_id(name):
     return f"20261207-{words}-{digest}"
 
 
-def patch_id(path):
-    """git patch-id --stable of one patch file (what b4 looks up)."""
-    with open(path) as f:
-        text = f.read()
+def patch_id_of(text):
+    """git patch-id --stable of a patch or diff (what b4 looks up)."""
     proc = run(["git", "patch-id", "--stable"], capture=True,
                input_text=text)
     return proc.stdout.split()[0] if proc.stdout.strip() else ""
+
+
+def patch_id(path):
+    """patch_id_of() one patch file."""
+    with open(path) as f:
+        return patch_id_of(f.read())
 
 
 def cover_change_id(text):

@@ -15,7 +15,7 @@ from . import postings
 from .util import (HarnessError, TestFailure, caller_path, out, repo_root,
                    run, say, stage)
 
-COVER = "0000-cover-letter.patch"
+COVER = postings.COVER
 # Top-level names of this repository that are its own, not kernel paths.
 PROJECT_OWN = {"Makefile", "README", ".gitignore", ".ci", "harness",
                "patches", ".git", "tree"}
@@ -201,9 +201,8 @@ def stack(repo, worktree, base_rev, posts, where, scratch=True):
     def am(wt, start, patches, label):
         return apply_series(wt, start, patches, f"{where}: {label}",
                             scratch=scratch)
-    head, tips = postings.apply_postings(repo, worktree, base_rev, posts, am,
-                                         pristine_git())
-    return head, tips
+    return postings.apply_postings(repo, worktree, base_rev, posts, am,
+                                   pristine_git())
 
 
 def applied(tree, with_tips=False):
@@ -314,9 +313,7 @@ def _stack_commits(repo, base_rev, head):
                                 "--format=%an <%ae>%n%B", c])
         diff = postings.out_raw(["git", "-C", repo, "diff-tree", "-p",
                                  "--binary", f"{c}^", c])
-        pid = run(["git", "-C", repo, "patch-id", "--stable"], capture=True,
-                  input_text=diff).stdout.split()
-        found.append((msg.splitlines()[1], msg + (pid[0] if pid else "")))
+        found.append((msg.splitlines()[1], msg + postings.patch_id_of(diff)))
     return found
 
 
